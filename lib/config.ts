@@ -1,0 +1,75 @@
+/**
+ * Environment -> typed, validated configuration. Read once at cold start:
+ * a missing or malformed variable fails the cold start with a message that
+ * names it, not a request later.
+ */
+export interface Config {
+  tables: {
+    runtimeRecords: string;
+    engineVersions: string;
+    playerMappings: string;
+    operationLog: string;
+    idempotency: string;
+  };
+  eventBusName: string;
+  engineAllowedHosts: string[];
+  engineTimeoutMs: number;
+  engineAllowLoopback: boolean;
+  idempotencyTtlS: number;
+  startingTimeoutS: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Time kept back from the Lambda's remaining time for the rollback. */
+export const ROLLBACK_RESERVE_MS = 2000;
+
+type Env = Record<string, string | undefined>;
+
+function required(env: Env, name: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(`environment variable ${name} is required`);
+  return value;
+}
+
+function positiveInt(env: Env, name: string, fallback: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) <= 0 || !Number.isSafeInteger(Number(raw))) {
+    throw new ConfigError(`environment variable ${name} must be a positive integer, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return fallback;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw new ConfigError(`environment variable ${name} must be "true" or "false", got "${env[name]}"`);
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const hosts = (env.ENGINE_ALLOWED_HOSTS ?? 'galaxy-game-*')
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h.length > 0);
+  if (hosts.length === 0) throw new ConfigError('environment variable ENGINE_ALLOWED_HOSTS must name at least one host glob');
+  return {
+    tables: {
+      runtimeRecords: required(env, 'RUNTIME_RECORDS_TABLE'),
+      engineVersions: required(env, 'ENGINE_VERSIONS_TABLE'),
+      playerMappings: required(env, 'PLAYER_MAPPINGS_TABLE'),
+      operationLog: required(env, 'OPERATION_LOG_TABLE'),
+      idempotency: required(env, 'IDEMPOTENCY_TABLE'),
+    },
+    eventBusName: required(env, 'EVENT_BUS_NAME'),
+    engineAllowedHosts: hosts,
+    engineTimeoutMs: positiveInt(env, 'ENGINE_TIMEOUT_MS', 10_000),
+    engineAllowLoopback: bool(env, 'ENGINE_ALLOW_LOOPBACK', false),
+    idempotencyTtlS: positiveInt(env, 'IDEMPOTENCY_TTL_S', 86_400),
+    startingTimeoutS: positiveInt(env, 'STARTING_TIMEOUT_S', 120),
+  };
+}

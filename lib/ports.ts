@@ -1,0 +1,112 @@
+/**
+ * The interfaces the use cases need. Adapters in lib/adapters implement
+ * them; the use cases never import an adapter or an SDK.
+ */
+import type { EngineErrorCode } from './domain/errors.ts';
+import type { OperationEntry } from './domain/operation.ts';
+import type { PlayerMapping, RuntimeRecord } from './domain/runtime-record.ts';
+
+/** A store request failed for a reason other than a refused condition. */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+}
+
+/** A conditional write was refused: the row exists, or is not the one we expected. */
+export class StoreConflictError extends Error {
+  override readonly name = 'StoreConflictError';
+}
+
+export interface RuntimeRecordStore {
+  /** True when a runtime record for the game exists. */
+  exists(gameId: string): Promise<boolean>;
+  /** Inserts the `starting` record; StoreConflictError when one exists. */
+  insertStarting(record: RuntimeRecord, opId: string): Promise<void>;
+  /** Deletes the record only if it still carries opId (proof it is ours). */
+  deleteOwned(gameId: string, opId: string, signal?: AbortSignal): Promise<void>;
+}
+
+export interface EngineVersionStore {
+  /** The image_ref of the version, or undefined when it is not registered. */
+  imageRef(version: string): Promise<string | undefined>;
+}
+
+export interface OperationLogStore {
+  /** Appends an entry; never overwrites another entry. */
+  append(entry: OperationEntry): Promise<void>;
+}
+
+export interface CommitRegistration {
+  opId: string;
+  gameId: string;
+  mappings: readonly PlayerMapping[];
+  /** Fields written by the starting -> running compare-and-set. */
+  running: { next_generation_at: string | null; updated_at: string };
+  /** Success audit entry, written inside the commit transaction. */
+  successEntry: OperationEntry;
+}
+
+export interface RegistrationCommitter {
+  /**
+   * Writes the mappings, flips the record starting -> running (only if it is
+   * still this operation's, unmarked record) and appends the success entry,
+   * all in one transaction when the roster fits, else mapping chunks first
+   * and the rest in a final transaction; on failure the chunks it wrote are
+   * deleted again before it throws. StoreConflictError: a mapping exists or
+   * the compare-and-set was refused. StoreUnavailableError: anything else.
+   */
+  commit(input: CommitRegistration, signal?: AbortSignal): Promise<void>;
+  /** Deletes the mappings of the game that carry opId. */
+  deleteOwnedMappings(gameId: string, opId: string, signal?: AbortSignal): Promise<void>;
+}
+
+export interface EngineInitPlayer {
+  race_name: string;
+  engine_player_uuid: string;
+  planets: number;
+  population: number;
+}
+
+/** The engine refused or failed the init call; the message never holds raw socket text. */
+export class EngineCallError extends Error {
+  override readonly name = 'EngineCallError';
+  constructor(
+    readonly code: EngineErrorCode | 'engine_address_refused',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface EngineClient {
+  /**
+   * POST {endpoint}/admin/init with the races in roster order. Resolves to the
+   * engine's players (shape checked); rejects with EngineCallError.
+   */
+  init(endpoint: string, races: readonly string[], options: { timeoutMs: number }): Promise<EngineInitPlayer[]>;
+}
+
+export interface RuntimeSnapshotUpdate {
+  game_id: string;
+  current_turn: number;
+  runtime_status: string;
+  engine_health_summary: string;
+  occurred_at: string;
+  player_turn_stats: { user_id: string; planets: number; population: number }[];
+}
+
+export interface SnapshotPublisher {
+  /** Rejects when the event was not accepted (including FailedEntryCount > 0). */
+  publishSnapshot(update: RuntimeSnapshotUpdate): Promise<void>;
+}
+
+export interface Telemetry {
+  registerOutcome(outcome: 'success' | 'failure', errorCode: string): void;
+  eventPublished(eventType: 'runtime_snapshot_update'): void;
+}
+
+/** The structured logger the use cases write to (Powertools Logger fits it). */
+export interface Log {
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}

@@ -1,0 +1,73 @@
+/**
+ * Per-file tables on the run's DynamoDB Local, created from infra/tables.yml,
+ * and helpers to read what a test left behind.
+ */
+import { randomBytes } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { inject } from 'vitest';
+import { createTables, LOCAL_AWS_ENV, TABLE_ENV, type TableKey, type TableNames, tableNames } from '../../infra/local-stack.ts';
+
+export interface TestTables {
+  endpoint: string;
+  names: TableNames;
+  client: DynamoDBClient;
+  doc: DynamoDBDocumentClient;
+  /** Environment variables naming these tables and the endpoint. */
+  env: Record<string, string>;
+  scan(key: TableKey): Promise<Record<string, unknown>[]>;
+  query(key: 'playerMappings' | 'operationLog', gameId: string): Promise<Record<string, unknown>[]>;
+  seedEngineVersion(version: string, imageRef: string): Promise<void>;
+}
+
+export async function createTestTables(): Promise<TestTables> {
+  const endpoint = inject('dynamoEndpoint');
+  const names = tableNames(`t${randomBytes(5).toString('hex')}`);
+  const client = new DynamoDBClient({
+    endpoint,
+    region: LOCAL_AWS_ENV.AWS_REGION,
+    credentials: { accessKeyId: LOCAL_AWS_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: LOCAL_AWS_ENV.AWS_SECRET_ACCESS_KEY },
+  });
+  await createTables(client, names);
+  const doc = DynamoDBDocumentClient.from(client);
+  const env: Record<string, string> = { AWS_ENDPOINT_URL_DYNAMODB: endpoint };
+  for (const [key, variable] of Object.entries(TABLE_ENV)) env[variable] = names[key as TableKey];
+  return {
+    endpoint,
+    names,
+    client,
+    doc,
+    env,
+    async scan(key) {
+      const items: Record<string, unknown>[] = [];
+      let start: Record<string, unknown> | undefined;
+      do {
+        const res = await doc.send(new ScanCommand({ TableName: names[key], ConsistentRead: true, ExclusiveStartKey: start }));
+        items.push(...(res.Items ?? []));
+        start = res.LastEvaluatedKey;
+      } while (start);
+      return items;
+    },
+    async query(key, gameId) {
+      const items: Record<string, unknown>[] = [];
+      let start: Record<string, unknown> | undefined;
+      do {
+        const res = await doc.send(
+          new QueryCommand({
+            TableName: names[key],
+            KeyConditionExpression: 'game_id = :g',
+            ExpressionAttributeValues: { ':g': gameId },
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        );
+        items.push(...(res.Items ?? []));
+        start = res.LastEvaluatedKey;
+      } while (start);
+      return items;
+    },
+    async seedEngineVersion(version, imageRef) {
+      await doc.send(new PutCommand({ TableName: names.engineVersions, Item: { version, image_ref: imageRef } }));
+    },
+  };
+}
