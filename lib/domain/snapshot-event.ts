@@ -1,0 +1,84 @@
+/**
+ * The `runtime_snapshot_update` event: its name, source and detail schema in
+ * one place, and the builder that turns a registered runtime into it.
+ * Lobby consumes this event; change its shape only additively.
+ */
+import type { EngineInitPlayer, RuntimeSnapshotUpdate } from '../ports.ts';
+import type { PlayerMapping, RuntimeRecord } from './runtime-record.ts';
+
+export const SNAPSHOT_EVENT = {
+  /** EventBridge `Source` of every event Game Master publishes. */
+  source: 'galaxy.gamemaster',
+  /** EventBridge `DetailType`; also the `event_type` metric dimension. */
+  detailType: 'runtime_snapshot_update',
+} as const;
+
+export type SnapshotEventType = typeof SNAPSHOT_EVENT.detailType;
+
+/** Keys of the event detail, in the contract's order (the order they are serialised in). */
+export const SNAPSHOT_DETAIL_FIELDS = [
+  'game_id',
+  'current_turn',
+  'runtime_status',
+  'engine_health_summary',
+  'occurred_at',
+  'player_turn_stats',
+] as const satisfies readonly (keyof RuntimeSnapshotUpdate)[];
+
+export type PlayerTurnStat = RuntimeSnapshotUpdate['player_turn_stats'][number];
+
+/**
+ * The detail of an update, with its keys (and each player entry's keys) in
+ * contract order and nothing else, whatever order or extra properties the
+ * input carries: the JSON sent is the contract, byte for byte.
+ */
+export function snapshotDetail(update: RuntimeSnapshotUpdate): RuntimeSnapshotUpdate {
+  return {
+    game_id: update.game_id,
+    current_turn: update.current_turn,
+    runtime_status: update.runtime_status,
+    engine_health_summary: update.engine_health_summary,
+    occurred_at: update.occurred_at,
+    player_turn_stats: update.player_turn_stats.map((s) => ({
+      user_id: s.user_id,
+      planets: s.planets,
+      population: s.population,
+    })),
+  };
+}
+
+export interface SnapshotSource {
+  /** The record as stored after the commit. */
+  record: Pick<RuntimeRecord, 'game_id' | 'current_turn' | 'status' | 'engine_health'>;
+  /** The roster's mappings (user -> race). */
+  mappings: readonly Pick<PlayerMapping, 'user_id' | 'race_name'>[];
+  /** The engine's players, already checked against the roster. */
+  players: readonly Pick<EngineInitPlayer, 'race_name' | 'planets' | 'population'>[];
+  /** When the operation started (ISO 8601, UTC). */
+  occurredAt: string;
+}
+
+/**
+ * One player_turn_stats entry per member (engine players joined to the
+ * roster by race name), sorted by user_id in code-unit order, like the Go
+ * original's `sort.Slice(... UserID < ...)` and unlike localeCompare.
+ */
+export function buildSnapshotUpdate(source: SnapshotSource): RuntimeSnapshotUpdate {
+  const userByRace = new Map(source.mappings.map((m) => [m.race_name, m.user_id]));
+  const stats: PlayerTurnStat[] = [];
+  for (const player of source.players) {
+    const userId = userByRace.get(player.race_name);
+    // The roster check ran before; a race outside it has no member to report.
+    if (userId === undefined) continue;
+    stats.push({ user_id: userId, planets: player.planets, population: player.population });
+  }
+  stats.sort((a, b) => (a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : 0));
+  return {
+    game_id: source.record.game_id,
+    current_turn: source.record.current_turn,
+    runtime_status: source.record.status,
+    engine_health_summary: source.record.engine_health,
+    occurred_at: source.occurredAt,
+    player_turn_stats: stats,
+  };
+}

@@ -1,0 +1,228 @@
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { PowertoolsTelemetry } from '../../lib/adapters/telemetry.ts';
+import type { Telemetry } from '../../lib/ports.ts';
+import { log, logger, metrics, QuietMetrics } from '../../lib/powertools.ts';
+import { captureEmf, type EmfCapture } from '../support/emf.ts';
+
+describe('Class: PowertoolsTelemetry', () => {
+  let emf: EmfCapture | undefined;
+
+  afterEach(() => {
+    emf?.restore();
+    emf = undefined;
+    vi.restoreAllMocks();
+  });
+
+  describe('Method: registerOutcome', () => {
+    it('counts a success under outcome=success, error_code=none', () => {
+      // Prepare
+      emf = captureEmf();
+      const telemetry: Telemetry = new PowertoolsTelemetry(metrics);
+
+      // Act
+      telemetry.registerOutcome('success', '');
+
+      // Assess
+      expect(emf.metrics()).toEqual([
+        {
+          namespace: 'Galaxy/GameMaster',
+          name: 'register_runtime_outcomes',
+          unit: 'Count',
+          value: 1,
+          dimensionSets: [['service', 'outcome', 'error_code']],
+          dimensions: { service: 'game-master', outcome: 'success', error_code: 'none' },
+        },
+      ]);
+    });
+
+    it('counts a failure under its error code', () => {
+      // Prepare
+      emf = captureEmf();
+      const telemetry = new PowertoolsTelemetry(metrics);
+
+      // Act
+      telemetry.registerOutcome('failure', 'engine_unreachable');
+
+      // Assess
+      const [metric] = emf.metrics();
+      expect(metric?.name).toBe('register_runtime_outcomes');
+      expect(metric?.dimensionSets).toEqual([['service', 'outcome', 'error_code']]);
+      expect(metric?.dimensions).toEqual({ service: 'game-master', outcome: 'failure', error_code: 'engine_unreachable' });
+    });
+
+    it('keeps the error_code dimension when a failure arrives without a code', () => {
+      // Prepare
+      emf = captureEmf();
+      const telemetry = new PowertoolsTelemetry(metrics);
+
+      // Act
+      telemetry.registerOutcome('failure', '  ');
+
+      // Assess
+      expect(emf.metrics()[0]?.dimensions).toEqual({ service: 'game-master', outcome: 'failure', error_code: 'unknown' });
+    });
+  });
+
+  describe('Method: eventPublished', () => {
+    it('counts the event under event_type only', () => {
+      // Prepare
+      emf = captureEmf();
+      const telemetry = new PowertoolsTelemetry(metrics);
+
+      // Act
+      telemetry.eventPublished('runtime_snapshot_update');
+
+      // Assess
+      expect(emf.metrics()).toEqual([
+        {
+          namespace: 'Galaxy/GameMaster',
+          name: 'lobby_events_published',
+          unit: 'Count',
+          value: 1,
+          dimensionSets: [['service', 'event_type']],
+          dimensions: { service: 'game-master', event_type: 'runtime_snapshot_update' },
+        },
+      ]);
+    });
+  });
+
+  describe('Method: registerOutcome + eventPublished', () => {
+    it('prints one document per metric, each with only its own dimensions', () => {
+      // Prepare
+      emf = captureEmf();
+      const telemetry = new PowertoolsTelemetry(metrics);
+
+      // Act: the success path of a registration, then the middleware's flush
+      telemetry.eventPublished('runtime_snapshot_update');
+      telemetry.registerOutcome('success', '');
+      metrics.publishStoredMetrics();
+
+      // Assess
+      const docs = emf.documents();
+      expect(docs).toHaveLength(2);
+      const [published, outcome] = docs;
+      expect(published?._aws.CloudWatchMetrics[0]?.Metrics).toEqual([{ Name: 'lobby_events_published', Unit: 'Count' }]);
+      expect(published).not.toHaveProperty('outcome');
+      expect(published).not.toHaveProperty('error_code');
+      expect(published).not.toHaveProperty('register_runtime_outcomes');
+      expect(outcome?._aws.CloudWatchMetrics[0]?.Metrics).toEqual([{ Name: 'register_runtime_outcomes', Unit: 'Count' }]);
+      expect(outcome).not.toHaveProperty('event_type');
+      expect(outcome).not.toHaveProperty('lobby_events_published');
+      expect(metrics.hasStoredMetrics()).toBe(false);
+    });
+
+    it('uses the namespace of the Metrics object it is given', () => {
+      // Prepare
+      emf = captureEmf();
+      const telemetry = new PowertoolsTelemetry(new Metrics({ namespace: 'Other/Space', serviceName: 'svc' }));
+
+      // Act
+      telemetry.registerOutcome('success', '');
+
+      // Assess
+      expect(emf.metrics()[0]).toMatchObject({ namespace: 'Other/Space', dimensions: { service: 'svc' } });
+    });
+  });
+});
+
+describe('Class: QuietMetrics', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  describe('Method: publishStoredMetrics', () => {
+    it('prints nothing and warns nothing when nothing was stored', () => {
+      // Prepare
+      const emf = captureEmf();
+      const warn = vi.fn();
+      const quiet = new QuietMetrics({ namespace: 'Galaxy/GameMaster', logger: { warn, info: vi.fn(), error: vi.fn(), debug: vi.fn() } });
+      const stderr = vi.spyOn(process.stderr, 'write');
+      quiet.addDimension('request', 'dropped');
+
+      // Act
+      quiet.publishStoredMetrics();
+      quiet.addMetric('probe', 'Count', 1);
+      quiet.publishStoredMetrics();
+
+      // Assess
+      emf.restore();
+      expect(warn).not.toHaveBeenCalled();
+      expect(stderr).not.toHaveBeenCalled();
+      // The empty flush still cleared the request dimension.
+      expect(emf.metrics()).toEqual([
+        expect.objectContaining({ name: 'probe', dimensionSets: [['service']], dimensions: { service: 'game-master' } }),
+      ]);
+    });
+
+    it('is what the shared metrics object is', () => {
+      // Prepare
+      const warn = vi.spyOn(logger, 'warn');
+
+      // Act
+      metrics.publishStoredMetrics();
+
+      // Assess
+      expect(metrics).toBeInstanceOf(QuietMetrics);
+      expect(warn).not.toHaveBeenCalled();
+    });
+  });
+});
+
+describe('Module: powertools', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.resetModules();
+    vi.restoreAllMocks();
+  });
+
+  it('hands the Log port\'s calls to the shared Logger', () => {
+    // Prepare
+    const info = vi.spyOn(logger, 'info').mockImplementation(() => {});
+    const warn = vi.spyOn(logger, 'warn').mockImplementation(() => {});
+    const error = vi.spyOn(logger, 'error').mockImplementation(() => {});
+
+    // Act
+    log.info('runtime registered', { game_id: 'g-1' });
+    log.warn('register runtime failed', { error_code: 'conflict' });
+    log.error('rollback failed');
+
+    // Assess
+    expect(info).toHaveBeenCalledWith('runtime registered', { game_id: 'g-1' });
+    expect(warn).toHaveBeenCalledWith('register runtime failed', { error_code: 'conflict' });
+    expect(error).toHaveBeenCalledWith('rollback failed', {});
+  });
+
+  it('defaults the service to game-master and the namespace to Galaxy/GameMaster', async () => {
+    // Prepare
+    vi.stubEnv('POWERTOOLS_SERVICE_NAME', '');
+    vi.stubEnv('POWERTOOLS_METRICS_NAMESPACE', '');
+    vi.resetModules();
+    const emf = captureEmf();
+
+    // Act
+    const fresh = await import('../../lib/powertools.ts');
+    new PowertoolsTelemetry(fresh.metrics).eventPublished('runtime_snapshot_update');
+
+    // Assess
+    emf.restore();
+    expect(fresh.serviceName).toBe('game-master');
+    expect(emf.metrics()[0]).toMatchObject({ namespace: 'Galaxy/GameMaster', dimensions: { service: 'game-master' } });
+  });
+
+  it('takes the service and namespace from the environment', async () => {
+    // Prepare
+    vi.stubEnv('POWERTOOLS_SERVICE_NAME', 'gm-blue');
+    vi.stubEnv('POWERTOOLS_METRICS_NAMESPACE', 'Galaxy/Staging');
+    vi.resetModules();
+    const emf = captureEmf();
+
+    // Act
+    const fresh = await import('../../lib/powertools.ts');
+    new PowertoolsTelemetry(fresh.metrics).registerOutcome('success', '');
+
+    // Assess
+    emf.restore();
+    expect(emf.metrics()[0]).toMatchObject({ namespace: 'Galaxy/Staging', dimensions: { service: 'gm-blue' } });
+  });
+});
