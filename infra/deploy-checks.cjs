@@ -1,0 +1,135 @@
+// Local osls plugin (listed in serverless.yml's plugins). CommonJS because
+// osls loads plugins with require().
+//
+// 1. Timeouts that must agree, checked whenever the service is packaged,
+//    deployed, served offline or invoked locally (the spec: STARTING_TIMEOUT_S
+//    "must exceed the register function's timeout, which is checked when
+//    deploying, not clamped at run time"):
+//    - registerRuntime's timeout is at most 29 s (the HTTP API gives up at 30 s);
+//    - ENGINE_TIMEOUT_MS plus the 2 s rollback reserve fits in that timeout;
+//    - STARTING_TIMEOUT_S exceeds it, so the reconciler never reclaims a
+//      registration that is still running.
+// 2. On deploy only: ENGINE_ALLOW_LOOPBACK is not true (loopback engines are
+//    for local runs; in AWS it would open the SSRF guard to 127.0.0.0/8).
+// 3. Removes the framework's shared Lambda role once every function has its
+//    own (serverless-iam-roles-per-function leaves it behind, unused).
+// 4. Attaches registerRuntime to the engines' VPC when the stage's params
+//    engineSubnetIds and engineSecurityGroupIds are given (comma-separated).
+'use strict';
+
+const REGISTER = 'registerRuntime';
+const RECONCILE = 'reconcileStarting';
+/** API Gateway HTTP API integration timeout is 30 s; stay strictly below. */
+const MAX_REGISTER_TIMEOUT_S = 29;
+/** Kept back from the remaining time for the rollback (lib/config.ts ROLLBACK_RESERVE_MS). */
+const ROLLBACK_RESERVE_MS = 2000;
+const DEFAULT_LAMBDA_TIMEOUT_S = 6;
+
+class GameMasterDeployChecks {
+  constructor(serverless, _options, utils) {
+    this.serverless = serverless;
+    this.log = utils?.log;
+    const checkConfig = () => this.checkTimeouts();
+    const checkDeploy = () => {
+      this.checkTimeouts();
+      this.checkDeployable();
+    };
+    this.hooks = {
+      initialize: () => this.attachVpc(),
+      'before:package:initialize': checkConfig,
+      // Runs after serverless-iam-roles-per-function's own before:package:finalize
+      // (plugins run in the order serverless.yml lists them).
+      'before:package:finalize': () => this.dropUnusedSharedRole(),
+      'before:deploy:deploy': checkDeploy,
+      'before:deploy:function:initialize': checkDeploy,
+      'before:offline:start:init': checkConfig,
+      'before:invoke:local:invoke': checkConfig,
+    };
+  }
+
+  fail(message) {
+    throw new this.serverless.classes.Error(`game-master deploy check: ${message}`);
+  }
+
+  fn(name) {
+    const fn = this.serverless.service.functions?.[name];
+    if (!fn) this.fail(`function ${name} is not defined in serverless.yml`);
+    return fn;
+  }
+
+  /** The environment a function runs with: provider-level, then its own. */
+  env(name) {
+    return { ...(this.serverless.service.provider.environment ?? {}), ...(this.fn(name).environment ?? {}) };
+  }
+
+  positiveInt(value, what, fallback) {
+    if (value === undefined || value === null || value === '') return fallback;
+    const text = String(value).trim();
+    if (!/^\d+$/.test(text) || Number(text) <= 0) this.fail(`${what} must be a positive integer, got "${value}"`);
+    return Number(text);
+  }
+
+  checkTimeouts() {
+    const timeoutS = this.positiveInt(
+      this.fn(REGISTER).timeout ?? this.serverless.service.provider.timeout,
+      `${REGISTER} timeout`,
+      DEFAULT_LAMBDA_TIMEOUT_S,
+    );
+    if (timeoutS > MAX_REGISTER_TIMEOUT_S) {
+      this.fail(`${REGISTER} timeout is ${timeoutS} s; the HTTP API integration limit is 30 s, so it must be at most ${MAX_REGISTER_TIMEOUT_S} s`);
+    }
+    const engineTimeoutMs = this.positiveInt(this.env(REGISTER).ENGINE_TIMEOUT_MS, 'ENGINE_TIMEOUT_MS', 10_000);
+    if (engineTimeoutMs + ROLLBACK_RESERVE_MS > timeoutS * 1000) {
+      this.fail(
+        `ENGINE_TIMEOUT_MS (${engineTimeoutMs}) plus the ${ROLLBACK_RESERVE_MS} ms rollback reserve must fit in ${REGISTER}'s ${timeoutS} s timeout`,
+      );
+    }
+    for (const name of [REGISTER, RECONCILE]) {
+      const startingTimeoutS = this.positiveInt(this.env(name).STARTING_TIMEOUT_S, `STARTING_TIMEOUT_S of ${name}`, 120);
+      if (startingTimeoutS <= timeoutS) {
+        this.fail(
+          `STARTING_TIMEOUT_S of ${name} (${startingTimeoutS} s) must exceed ${REGISTER}'s timeout (${timeoutS} s): the reconciler would reclaim registrations that are still running`,
+        );
+      }
+    }
+  }
+
+  checkDeployable() {
+    for (const name of [REGISTER, RECONCILE]) {
+      const value = String(this.env(name).ENGINE_ALLOW_LOOPBACK ?? 'false').trim().toLowerCase();
+      if (value === 'true') {
+        this.fail(
+          `ENGINE_ALLOW_LOOPBACK is true for ${name} on stage "${this.serverless.service.provider.stage}": loopback engines are for local runs only and must not be deployed`,
+        );
+      }
+    }
+  }
+
+  dropUnusedSharedRole() {
+    const resources = this.serverless.service.provider.compiledCloudFormationTemplate?.Resources ?? {};
+    const shared = this.serverless.getProvider('aws').naming.getRoleLogicalId();
+    if (!resources[shared]) return;
+    const others = Object.entries(resources).filter(([id]) => id !== shared);
+    const referenced = JSON.stringify(others).includes(`"${shared}"`);
+    if (!referenced) delete resources[shared];
+  }
+
+  attachVpc() {
+    const vpc = this.serverless.service.custom?.engineVpc ?? {};
+    const list = (value) =>
+      String(value ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
+    const subnetIds = list(vpc.subnetIds);
+    const securityGroupIds = list(vpc.securityGroupIds);
+    if (subnetIds.length === 0 && securityGroupIds.length === 0) return;
+    if (subnetIds.length === 0 || securityGroupIds.length === 0) {
+      this.fail('give both engineSubnetIds and engineSecurityGroupIds (or neither) to attach registerRuntime to the VPC');
+    }
+    this.fn(REGISTER).vpc = { subnetIds, securityGroupIds };
+    this.log?.notice?.(`${REGISTER} attached to ${subnetIds.length} subnet(s) of the engines' VPC`);
+  }
+}
+
+module.exports = GameMasterDeployChecks;
