@@ -18,21 +18,21 @@ export class StoreConflictError extends Error {
 
 export interface RuntimeRecordStore {
   /** True when a runtime record for the game exists. */
-  exists(gameId: string): Promise<boolean>;
+  exists(gameId: string, signal?: AbortSignal): Promise<boolean>;
   /** Inserts the `starting` record; StoreConflictError when one exists. */
-  insertStarting(record: RuntimeRecord, opId: string): Promise<void>;
+  insertStarting(record: RuntimeRecord, opId: string, signal?: AbortSignal): Promise<void>;
   /** Deletes the record only if it still carries opId (proof it is ours). */
   deleteOwned(gameId: string, opId: string, signal?: AbortSignal): Promise<void>;
 }
 
 export interface EngineVersionStore {
   /** The image_ref of the version, or undefined when it is not registered. */
-  imageRef(version: string): Promise<string | undefined>;
+  imageRef(version: string, signal?: AbortSignal): Promise<string | undefined>;
 }
 
 export interface OperationLogStore {
   /** Appends an entry; never overwrites another entry. */
-  append(entry: OperationEntry): Promise<void>;
+  append(entry: OperationEntry, signal?: AbortSignal): Promise<void>;
 }
 
 export interface CommitRegistration {
@@ -50,13 +50,39 @@ export interface RegistrationCommitter {
    * Writes the mappings, flips the record starting -> running (only if it is
    * still this operation's, unmarked record) and appends the success entry,
    * all in one transaction when the roster fits, else mapping chunks first
-   * and the rest in a final transaction; on failure the chunks it wrote are
-   * deleted again before it throws. StoreConflictError: a mapping exists or
-   * the compare-and-set was refused. StoreUnavailableError: anything else.
+   * and the rest in a final transaction. On failure, chunks already written
+   * stay for the caller's rollback (deleteOwnedMappings) to remove.
+   * StoreConflictError: a mapping exists or the compare-and-set was refused.
+   * StoreUnavailableError: anything else.
    */
   commit(input: CommitRegistration, signal?: AbortSignal): Promise<void>;
-  /** Deletes the mappings of the game that carry opId. */
+  /** Deletes the mappings of the game that carry opId (never another operation's). */
   deleteOwnedMappings(gameId: string, opId: string, signal?: AbortSignal): Promise<void>;
+}
+
+export interface StartingRecordRef {
+  game_id: string;
+  op_id: string;
+  created_at: string;
+}
+
+/** What the reconciler needs: find, mark, and remove abandoned `starting` records. */
+export interface StartingRecordReclaimer {
+  /** `starting` records created before `cutoff` (ISO-8601), through the sparse index. */
+  findStartingBefore(cutoff: string): Promise<StartingRecordRef[]>;
+  /**
+   * Marks the record as being reclaimed, only if it is still that same
+   * `starting` record (same op_id). False when it completed or is gone.
+   */
+  markReclaiming(ref: StartingRecordRef, now: string): Promise<boolean>;
+  /** Deletes the game's mappings that carry op_id. */
+  deleteOwnedMappings(gameId: string, opId: string): Promise<void>;
+  /**
+   * Deletes the marked record (only if it still carries op_id and the mark)
+   * and appends the audit entry, in one transaction. False when the record
+   * was already gone (someone else finished it).
+   */
+  deleteMarkedWithEntry(ref: StartingRecordRef, entry: OperationEntry): Promise<boolean>;
 }
 
 export interface EngineInitPlayer {
@@ -96,7 +122,7 @@ export interface RuntimeSnapshotUpdate {
 
 export interface SnapshotPublisher {
   /** Rejects when the event was not accepted (including FailedEntryCount > 0). */
-  publishSnapshot(update: RuntimeSnapshotUpdate): Promise<void>;
+  publishSnapshot(update: RuntimeSnapshotUpdate, signal?: AbortSignal): Promise<void>;
 }
 
 export interface Telemetry {
@@ -106,7 +132,7 @@ export interface Telemetry {
 
 /** The structured logger the use cases write to (Powertools Logger fits it). */
 export interface Log {
-  info(message: string, extra?: Record<string, unknown>): void;
-  warn(message: string, extra?: Record<string, unknown>): void;
-  error(message: string, extra?: Record<string, unknown>): void;
+  info(message: string, extra: Record<string, unknown>): void;
+  warn(message: string, extra: Record<string, unknown>): void;
+  error(message: string, extra: Record<string, unknown>): void;
 }

@@ -1,0 +1,53 @@
+/**
+ * POST /internal/v1/runtimes (API Gateway HTTP API, payload 2.0).
+ * Adapts the HTTP event to the use case and its outcome to the answer;
+ * it never touches a table. Configuration and clients are built once, at
+ * cold start: a missing variable fails the cold start, naming it.
+ */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { loadConfig } from '../../lib/config.ts';
+import { errorAnswer, type HttpAnswer, outcomeAnswer } from '../../lib/http/responses.ts';
+import { logger } from '../../lib/powertools.ts';
+import type { RegisterCall } from '../../lib/register-runtime/register-runtime.ts';
+import { idempotencyKeyProblem } from '../../lib/register-runtime/validation.ts';
+import { buildRegistration } from '../../lib/wiring.ts';
+
+const { useCase, safeRetries } = buildRegistration(loadConfig());
+
+/** Header lookup that does not depend on the case the caller (or a local emulator) used. */
+function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  const headers = event.headers ?? {};
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.toLowerCase() === name) return value;
+  }
+  return undefined;
+}
+
+async function registerRuntime(event: APIGatewayProxyEventV2, context: Context): Promise<HttpAnswer> {
+  const call: RegisterCall = {
+    body: event.body,
+    isBase64Encoded: event.isBase64Encoded === true,
+    opSource: 'lobby_internal',
+    sourceRef: header(event, 'x-request-id') || event.requestContext?.requestId || context.awsRequestId || '',
+    remainingTimeMs: () => context.getRemainingTimeInMillis(),
+  };
+  const key = header(event, 'idempotency-key');
+  if (key === undefined) return outcomeAnswer(await useCase.register(call));
+  // The key is checked before anything else is looked at.
+  const problem = idempotencyKeyProblem(key);
+  if (problem !== undefined) return outcomeAnswer(await useCase.reject(call, 'invalid_request', problem));
+  return safeRetries.handle(key, call, context);
+}
+
+export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>()
+  .use(injectLambdaContext(logger))
+  .use({
+    // Only a defect gets here: answer the generic 500, still as JSON.
+    onError: async (request) => {
+      logger.error('unhandled error', { error: request.error });
+      request.response = errorAnswer('internal_error', 'internal error');
+    },
+  })
+  .handler(registerRuntime);

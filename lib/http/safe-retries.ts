@@ -1,0 +1,151 @@
+/**
+ * Safe retries: the optional `Idempotency-Key` header, on Powertools
+ * idempotency with its DynamoDB persistence layer.
+ *
+ * - Remembered: 201, 400, 404 (what the wrapped function returns is saved).
+ * - Not remembered: 409 conflict and every 5xx: the wrapped function throws
+ *   NotRemembered, Powertools deletes the key, and the answer is returned
+ *   from here, so a retry runs the operation again.
+ * - Same key, other body: 422 idempotency_key_reused (payload validation on
+ *   the raw body bytes). Same key while running: 409 request_in_progress
+ *   with Retry-After from the running call's in-progress expiry, which is
+ *   its Lambda deadline (so a call that died stops blocking its key then).
+ * - The key cannot be taken: 503 service_unavailable, audited, nothing ran.
+ *   Completing or releasing the key fails after the operation ran: the
+ *   operation's own answer stands.
+ *
+ * The Middy middleware of Powertools 2.35 is not used: it deletes the key
+ * when it rejects a call itself (aws-powertools/powertools-lambda-typescript
+ * issue 5675), freeing a running call's lock.
+ */
+import {
+  IdempotencyAlreadyInProgressError,
+  IdempotencyConfig,
+  IdempotencyItemAlreadyExistsError,
+  IdempotencyRecordStatus,
+  IdempotencyValidationError,
+  makeIdempotent,
+} from '@aws-lambda-powertools/idempotency';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Context } from 'aws-lambda';
+import type { Log } from '../ports.ts';
+import type { RegisterCall, RegisterRuntime } from '../register-runtime/register-runtime.ts';
+import { errorAnswer, type HttpAnswer, outcomeAnswer } from './responses.ts';
+
+/** Fixed, so that renaming the function never orphans the keys it holds. */
+export const IDEMPOTENCY_KEY_PREFIX = 'gamemaster.registerRuntime';
+export const REPLAYED_HEADER = 'idempotent-replayed';
+const REMEMBERED = new Set([201, 400, 404]);
+/** Retry-After when the running call's expiry is unknown. */
+const DEFAULT_RETRY_AFTER_S = 5;
+
+interface KeyedPayload {
+  key: string;
+  /** The raw body bytes, base64: "same body" means the same bytes. */
+  body: string;
+}
+
+/** Carries an answer that must not be remembered out through Powertools. */
+class NotRemembered extends Error {
+  constructor(readonly answer: HttpAnswer) {
+    super(`not remembered: ${answer.statusCode}`);
+  }
+}
+
+/**
+ * The DynamoDB persistence layer, keeping the in-progress expiry of the
+ * record that refused a key (Powertools' in-progress error carries none),
+ * for Retry-After.
+ */
+export class KeyStore extends DynamoDBPersistenceLayer {
+  readonly #inProgressUntil = new Map<string, number>();
+
+  constructor(client: DynamoDBClient, tableName: string) {
+    super({ tableName, awsSdkV3Client: client });
+  }
+
+  protected override async _putRecord(record: IdempotencyRecord): Promise<void> {
+    try {
+      await super._putRecord(record);
+    } catch (err) {
+      const existing = err instanceof IdempotencyItemAlreadyExistsError ? err.existingRecord : undefined;
+      if (existing?.inProgressExpiryTimestamp !== undefined && existing.getStatus() === IdempotencyRecordStatus.INPROGRESS) {
+        this.#inProgressUntil.set(record.idempotencyKey, existing.inProgressExpiryTimestamp);
+      }
+      throw err;
+    }
+  }
+
+  /** The refusing record's in-progress expiry (epoch ms), read once. */
+  takeInProgressUntil(payload: KeyedPayload): number | undefined {
+    const key = this.getHashedIdempotencyKey(payload as unknown as Parameters<DynamoDBPersistenceLayer['getHashedIdempotencyKey']>[0]);
+    const until = this.#inProgressUntil.get(key);
+    this.#inProgressUntil.delete(key);
+    return until;
+  }
+}
+
+export class SafeRetries {
+  private readonly config: IdempotencyConfig;
+
+  constructor(
+    private readonly useCase: RegisterRuntime,
+    private readonly keys: KeyStore,
+    private readonly log: Log,
+    ttlSeconds: number,
+  ) {
+    this.config = new IdempotencyConfig({
+      eventKeyJmesPath: 'key',
+      payloadValidationJmesPath: 'body',
+      expiresAfterSeconds: ttlSeconds,
+      throwOnNoIdempotencyKey: true,
+    });
+  }
+
+  async handle(key: string, call: RegisterCall, context: Context): Promise<HttpAnswer> {
+    const payload: KeyedPayload = {
+      key,
+      body: Buffer.from(call.body ?? '', call.isBase64Encoded ? 'base64' : 'utf8').toString('base64'),
+    };
+    let answer: HttpAnswer | undefined;
+    const run = makeIdempotent(
+      async (_payload: KeyedPayload, _context: Context): Promise<HttpAnswer> => {
+        answer = outcomeAnswer(await this.useCase.register(call));
+        if (REMEMBERED.has(answer.statusCode)) return answer;
+        throw new NotRemembered(answer);
+      },
+      { persistenceStore: this.keys, config: this.config, keyPrefix: IDEMPOTENCY_KEY_PREFIX },
+    );
+    try {
+      const result = await run(payload, context);
+      if (answer !== undefined) return answer;
+      this.log.info('idempotent replay', { source_ref: call.sourceRef, status: result.statusCode });
+      return { ...result, headers: { ...result.headers, [REPLAYED_HEADER]: 'true' } };
+    } catch (err) {
+      const inProgressUntil = this.keys.takeInProgressUntil(payload);
+      // The operation ran: its answer stands, whatever the key table did after.
+      if (answer !== undefined) {
+        if (!(err instanceof NotRemembered)) {
+          this.log.error('idempotency key could not be completed or released', { source_ref: call.sourceRef, error: err });
+        }
+        return answer;
+      }
+      if (err instanceof IdempotencyValidationError) {
+        this.log.info('idempotency key reused with another body', { source_ref: call.sourceRef });
+        return errorAnswer('idempotency_key_reused', 'Idempotency-Key was already used with a different request body');
+      }
+      if (err instanceof IdempotencyAlreadyInProgressError) {
+        const retryAfter =
+          inProgressUntil === undefined ? DEFAULT_RETRY_AFTER_S : Math.max(1, Math.ceil((inProgressUntil - Date.now()) / 1000));
+        this.log.info('idempotent request in progress', { source_ref: call.sourceRef, retry_after_s: retryAfter });
+        return errorAnswer('request_in_progress', 'a request with this Idempotency-Key is still in progress', {
+          'retry-after': String(retryAfter),
+        });
+      }
+      this.log.error('idempotency key could not be taken', { source_ref: call.sourceRef, error: err });
+      return outcomeAnswer(await this.useCase.reject(call, 'service_unavailable', 'idempotency: the key could not be taken'));
+    }
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Reconcile-starting: reclaims registrations that died mid-flight.
+ *
+ * Input: none (runs every minute, one at a time).
+ * Output: { examined, reclaimed }.
+ *
+ * Steps, for each `starting` record created more than STARTING_TIMEOUT_S ago
+ * (found through the sparse index, never a scan):
+ *  1. markReclaiming  - conditionally on it still being that same `starting`
+ *                       record (same op_id): a registration that completed is
+ *                       never touched; one that is only slow finds its
+ *                       compare-and-set refused and rolls itself back;
+ *  2. deleteOwnedMappings, then the record;
+ *  3. the failure entry (`reconciler`, `registration_abandoned`), written in
+ *     the same transaction as the record's delete;
+ *  4. the outcome metric; 5. one warning line.
+ * A reclaim interrupted halfway leaves a marked `starting` record, which the
+ * next run finds and finishes (the mark is idempotent).
+ */
+import { newOpId, type OperationEntry } from '../domain/operation.ts';
+import type { Log, StartingRecordReclaimer, StartingRecordRef, Telemetry } from '../ports.ts';
+
+export const ABANDONED_CODE = 'registration_abandoned';
+
+export interface ReconcileStartingDeps {
+  reclaimer: StartingRecordReclaimer;
+  telemetry: Telemetry;
+  log: Log;
+  startingTimeoutS: number;
+  clock?: () => Date;
+}
+
+export interface ReconcileResult {
+  examined: number;
+  reclaimed: number;
+}
+
+export class ReconcileStarting {
+  private readonly clock: () => Date;
+
+  constructor(private readonly deps: ReconcileStartingDeps) {
+    this.clock = deps.clock ?? (() => new Date());
+  }
+
+  async run(): Promise<ReconcileResult> {
+    const cutoff = new Date(this.clock().getTime() - this.deps.startingTimeoutS * 1000).toISOString();
+    const candidates = await this.deps.reclaimer.findStartingBefore(cutoff);
+    let reclaimed = 0;
+    for (const ref of candidates) {
+      try {
+        if (await this.reclaim(ref)) reclaimed++;
+      } catch (err) {
+        // One stuck record must not stop the others; the next run retries it.
+        this.deps.log.error('reclaim of starting record failed', { game_id: ref.game_id, op_id: ref.op_id, error: err });
+      }
+    }
+    return { examined: candidates.length, reclaimed };
+  }
+
+  private async reclaim(ref: StartingRecordRef): Promise<boolean> {
+    const startedAt = this.clock();
+    if (!(await this.deps.reclaimer.markReclaiming(ref, startedAt.toISOString()))) return false;
+    await this.deps.reclaimer.deleteOwnedMappings(ref.game_id, ref.op_id);
+    const message = `registration ${ref.op_id} abandoned in status starting since ${ref.created_at}; reclaimed`;
+    const entry: OperationEntry = {
+      game_id: ref.game_id,
+      op_id: newOpId(startedAt),
+      op_kind: 'register_runtime',
+      op_source: 'reconciler',
+      source_ref: ref.op_id,
+      outcome: 'failure',
+      error_code: ABANDONED_CODE,
+      error_message: message,
+      started_at: startedAt.toISOString(),
+      finished_at: this.clock().toISOString(),
+    };
+    if (!(await this.deps.reclaimer.deleteMarkedWithEntry(ref, entry))) return false;
+    this.deps.telemetry.registerOutcome('failure', ABANDONED_CODE);
+    this.deps.log.warn('abandoned registration reclaimed', {
+      game_id: ref.game_id,
+      op_id: ref.op_id,
+      op_source: 'reconciler',
+      error_code: ABANDONED_CODE,
+      error_message: message,
+    });
+    return true;
+  }
+}

@@ -1,0 +1,422 @@
+/**
+ * Register-runtime: installs a freshly started game runtime whole, or
+ * leaves nothing of it behind.
+ *
+ * Input: the raw request body and who sent it (RegisterCall).
+ * Output: the runtime record as stored, or a stable error code and message.
+ *
+ * Steps (the spec's lifecycle, one method each, in order):
+ *  0. validateInput        - shape, the seed's eight checks, the stricter limits
+ *  1. rejectExisting       - a runtime record for the game exists -> conflict
+ *  2. resolveImageRef      - target_engine_version -> image_ref
+ *  3. insertStartingRecord - conditional insert of the `starting` record
+ *  4. callEngineInit       - POST {engine_endpoint}/admin/init
+ *  5. validateRoster       - the engine's players match the roster exactly
+ *  6. buildPlayerMappings  - one mapping per member
+ *  7. computeNextGeneration - first cron fire strictly after the start
+ *  8. commitRunning        - mappings + starting->running CAS + scheduling
+ *  9.                        + the success entry, in one transaction
+ * 10. publishSnapshot      - best effort
+ *
+ * Every failure goes through recordFailure, which rolls back what this
+ * operation wrote, audits, counts and logs: exactly once per operation.
+ */
+import { ROLLBACK_RESERVE_MS } from '../config.ts';
+import type { RegisterErrorCode } from '../domain/errors.ts';
+import { fallbackOpSource, newOpId, type OperationEntry, UNIDENTIFIED_GAME } from '../domain/operation.ts';
+import type { PlayerMapping, RuntimeRecord } from '../domain/runtime-record.ts';
+import { nextFireAfter } from '../domain/schedule.ts';
+import { buildSnapshotUpdate } from '../domain/snapshot-event.ts';
+import {
+  EngineCallError,
+  type EngineClient,
+  type EngineInitPlayer,
+  type EngineVersionStore,
+  type Log,
+  type OperationLogStore,
+  type RegistrationCommitter,
+  type RuntimeRecordStore,
+  type SnapshotPublisher,
+  StoreConflictError,
+  StoreUnavailableError,
+  type Telemetry,
+} from '../ports.ts';
+import { parseBody, type RegisterRequest, usableGameId, validateRegisterRequest } from './validation.ts';
+
+export interface RegisterCall {
+  /** The raw request body as API Gateway hands it over. */
+  body: string | undefined;
+  isBase64Encoded: boolean;
+  /** How the request entered Game Master (`lobby_internal` for the HTTP route). */
+  opSource: string;
+  /** X-Request-Id or API Gateway's request id. */
+  sourceRef: string;
+  /** Milliseconds left before the Lambda deadline. */
+  remainingTimeMs: () => number;
+}
+
+export type RegisterOutcome =
+  | { ok: true; record: RuntimeRecord }
+  | { ok: false; code: RegisterErrorCode; message: string };
+
+export interface RegisterRuntimeDeps {
+  records: RuntimeRecordStore;
+  versions: EngineVersionStore;
+  committer: RegistrationCommitter;
+  operationLog: OperationLogStore;
+  engine: EngineClient;
+  snapshots: SnapshotPublisher;
+  telemetry: Telemetry;
+  log: Log;
+  settings: { allowedHosts: readonly string[]; engineTimeoutMs: number };
+  clock?: () => Date;
+}
+
+/** Bounds of the clean-up budget (rollback + failure audit). */
+const CLEANUP_MIN_MS = 500;
+const CLEANUP_MAX_MS = 5000;
+/** The engine is never given less than this, however late the call starts. */
+const ENGINE_MIN_TIMEOUT_MS = 100;
+
+/** A step failed with a stable code: the operation stops and rolls back. */
+class StepFailure extends Error {
+  constructor(
+    readonly code: RegisterErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The state of one operation, threaded through the steps. */
+interface Operation {
+  call: RegisterCall;
+  opId: string;
+  startedAt: Date;
+  /** The game to audit under, once known to be usable. */
+  gameId: string | undefined;
+  /** The raw target_engine_version, for log lines of invalid requests. */
+  engineVersion: string;
+  /** Aborts the operation's store calls when only the rollback reserve is left. */
+  signal: AbortSignal;
+  /** This operation inserted the runtime record (so it may roll it back). */
+  inserted: boolean;
+  /** Mapping rows of this operation may exist (the commit was attempted). */
+  mappingsWritten: boolean;
+}
+
+export class RegisterRuntime {
+  private readonly clock: () => Date;
+
+  constructor(private readonly deps: RegisterRuntimeDeps) {
+    this.clock = deps.clock ?? (() => new Date());
+  }
+
+  async register(call: RegisterCall): Promise<RegisterOutcome> {
+    const op = this.begin(call);
+    try {
+      const request = this.validateInput(op);
+      await this.rejectExisting(op, request);
+      const imageRef = await this.resolveImageRef(op, request);
+      const starting = await this.insertStartingRecord(op, request, imageRef);
+      const players = await this.callEngineInit(op, request);
+      this.validateRoster(request, players);
+      const mappings = this.buildPlayerMappings(op, request, players);
+      const nextGenerationAt = this.computeNextGeneration(op, request);
+      const record = await this.commitRunning(op, starting, mappings, nextGenerationAt);
+      await this.publishSnapshot(op, record, mappings, players);
+      this.deps.telemetry.registerOutcome('success', '');
+      this.deps.log.info('runtime registered', {
+        game_id: record.game_id,
+        engine_version: record.current_engine_version,
+        members: mappings.length,
+        op_source: call.opSource,
+        op_id: op.opId,
+      });
+      return { ok: true, record };
+    } catch (err) {
+      if (err instanceof StepFailure) return this.recordFailure(op, err.code, err.message);
+      // A defect: still leave nothing behind, then answer 500.
+      this.deps.log.error('register runtime defect', { game_id: op.gameId, op_id: op.opId, error: err });
+      return this.recordFailure(op, 'internal_error', 'internal error');
+    }
+  }
+
+  /**
+   * Records a failure decided outside the lifecycle (an invalid
+   * Idempotency-Key, a key that could not be taken): audited, counted and
+   * logged like any other failure; nothing ran, so nothing rolls back.
+   */
+  async reject(call: RegisterCall, code: RegisterErrorCode, message: string): Promise<RegisterOutcome> {
+    return this.recordFailure(this.begin(call), code, message);
+  }
+
+  private begin(call: RegisterCall): Operation {
+    const startedAt = this.clock();
+    const parsed = parseBody(call.body, call.isBase64Encoded);
+    const raw = parsed.ok ? parsed.value : undefined;
+    const version = raw !== null && typeof raw === 'object' ? Object.getOwnPropertyDescriptor(raw, 'target_engine_version')?.value : undefined;
+    return {
+      call,
+      opId: newOpId(startedAt),
+      startedAt,
+      gameId: usableGameId(raw),
+      engineVersion: typeof version === 'string' ? version.slice(0, 128) : '',
+      signal: AbortSignal.timeout(Math.max(1, call.remainingTimeMs() - ROLLBACK_RESERVE_MS)),
+      inserted: false,
+      mappingsWritten: false,
+    };
+  }
+
+  /** 0. Shape, the seed's eight checks in order, then limits, cron, endpoint and host allowlist. */
+  private validateInput(op: Operation): RegisterRequest {
+    const parsed = parseBody(op.call.body, op.call.isBase64Encoded);
+    if (!parsed.ok) throw new StepFailure('invalid_request', parsed.message);
+    const result = validateRegisterRequest(parsed.value, {
+      opSource: op.call.opSource,
+      allowedHosts: this.deps.settings.allowedHosts,
+    });
+    if (!result.ok) throw new StepFailure('invalid_request', result.message);
+    op.gameId = result.value.game_id;
+    op.engineVersion = result.value.target_engine_version;
+    return result.value;
+  }
+
+  /** 1. A runtime record for the game exists -> conflict. */
+  private async rejectExisting(op: Operation, request: RegisterRequest): Promise<void> {
+    const exists = await this.store(() => this.deps.records.exists(request.game_id, op.signal));
+    if (exists) throw new StepFailure('conflict', 'runtime record already exists');
+  }
+
+  /** 2. Resolve target_engine_version -> image_ref. */
+  private async resolveImageRef(op: Operation, request: RegisterRequest): Promise<string> {
+    const imageRef = await this.store(() => this.deps.versions.imageRef(request.target_engine_version, op.signal));
+    if (imageRef === undefined) {
+      throw new StepFailure('engine_version_not_found', `engine version "${request.target_engine_version}" not found`);
+    }
+    return imageRef;
+  }
+
+  /** 3. Insert the `starting` record; losing the race is conflict and touches nothing. */
+  private async insertStartingRecord(op: Operation, request: RegisterRequest, imageRef: string): Promise<RuntimeRecord> {
+    const now = op.startedAt.toISOString();
+    const record: RuntimeRecord = {
+      game_id: request.game_id,
+      status: 'starting',
+      engine_endpoint: request.engine_endpoint,
+      current_image_ref: imageRef,
+      current_engine_version: request.target_engine_version,
+      turn_schedule: request.turn_schedule,
+      current_turn: 0,
+      next_generation_at: null,
+      skip_next_tick: false,
+      engine_health: '',
+      created_at: now,
+      updated_at: now,
+    };
+    try {
+      await this.store(() => this.deps.records.insertStarting(record, op.opId, op.signal));
+    } catch (err) {
+      // Anything but a refused condition may have landed (a timeout after
+      // the write): roll it back too; the delete proves the row is ours.
+      if (err instanceof StepFailure && err.code === 'service_unavailable') op.inserted = true;
+      throw err;
+    }
+    op.inserted = true;
+    return record;
+  }
+
+  /** 4. POST /admin/init, bounded so that a hung engine leaves time to roll back. */
+  private async callEngineInit(op: Operation, request: RegisterRequest): Promise<EngineInitPlayer[]> {
+    const timeoutMs = Math.max(
+      ENGINE_MIN_TIMEOUT_MS,
+      Math.min(this.deps.settings.engineTimeoutMs, op.call.remainingTimeMs() - ROLLBACK_RESERVE_MS),
+    );
+    try {
+      return await this.deps.engine.init(
+        request.engine_endpoint,
+        request.members.map((m) => m.race_name),
+        { timeoutMs },
+      );
+    } catch (err) {
+      if (err instanceof EngineCallError) {
+        throw new StepFailure(err.code === 'engine_address_refused' ? 'invalid_request' : err.code, err.message);
+      }
+      throw new StepFailure('engine_unreachable', 'engine init: call failed');
+    }
+  }
+
+  /** 5. Same size, every race in the roster, no race twice. */
+  private validateRoster(request: RegisterRequest, players: readonly EngineInitPlayer[]): void {
+    if (players.length !== request.members.length) {
+      throw new StepFailure(
+        'engine_protocol_violation',
+        `engine player count ${players.length} does not match roster size ${request.members.length}`,
+      );
+    }
+    const roster = new Set(request.members.map((m) => m.race_name));
+    const seen = new Set<string>();
+    for (const player of players) {
+      if (!roster.has(player.race_name)) {
+        throw new StepFailure('engine_protocol_violation', `engine returned race ${JSON.stringify(player.race_name)} not present in roster`);
+      }
+      if (seen.has(player.race_name)) {
+        throw new StepFailure('engine_protocol_violation', `engine returned race ${JSON.stringify(player.race_name)} twice`);
+      }
+      seen.add(player.race_name);
+    }
+  }
+
+  /** 6. One mapping per member, in roster order. */
+  private buildPlayerMappings(op: Operation, request: RegisterRequest, players: readonly EngineInitPlayer[]): PlayerMapping[] {
+    const uuidByRace = new Map(players.map((p) => [p.race_name, p.engine_player_uuid]));
+    const createdAt = op.startedAt.toISOString();
+    return request.members.map((m) => ({
+      game_id: request.game_id,
+      user_id: m.user_id,
+      race_name: m.race_name,
+      engine_player_uuid: uuidByRace.get(m.race_name) as string,
+      created_at: createdAt,
+    }));
+  }
+
+  /** 7. First cron fire strictly after the operation's start, UTC (the schedule was validated). */
+  private computeNextGeneration(op: Operation, request: RegisterRequest): string {
+    return nextFireAfter(request.turn_schedule, op.startedAt).toISOString();
+  }
+
+  /** 8+9. Mappings, the starting -> running compare-and-set with the initial scheduling, and the success entry. */
+  private async commitRunning(
+    op: Operation,
+    starting: RuntimeRecord,
+    mappings: PlayerMapping[],
+    nextGenerationAt: string,
+  ): Promise<RuntimeRecord> {
+    const finishedAt = this.clock().toISOString();
+    const record: RuntimeRecord = {
+      ...starting,
+      status: 'running',
+      next_generation_at: nextGenerationAt,
+      skip_next_tick: false,
+      current_turn: 0,
+      updated_at: finishedAt,
+    };
+    op.mappingsWritten = true;
+    await this.store(() =>
+      this.deps.committer.commit(
+        {
+          opId: op.opId,
+          gameId: record.game_id,
+          mappings,
+          running: { next_generation_at: nextGenerationAt, updated_at: finishedAt },
+          successEntry: this.entry(op, 'success', '', '', finishedAt),
+        },
+        op.signal,
+      ),
+    );
+    return record;
+  }
+
+  /** 10. Best effort: a failure is logged, never fails or rolls back the registration. */
+  private async publishSnapshot(
+    op: Operation,
+    record: RuntimeRecord,
+    mappings: readonly PlayerMapping[],
+    players: readonly EngineInitPlayer[],
+  ): Promise<void> {
+    const update = buildSnapshotUpdate({ record, mappings, players, occurredAt: op.startedAt.toISOString() });
+    try {
+      await this.deps.snapshots.publishSnapshot(update, op.signal);
+      this.deps.telemetry.eventPublished('runtime_snapshot_update');
+    } catch (err) {
+      this.deps.log.error('publish runtime snapshot update failed', {
+        game_id: record.game_id,
+        op_id: op.opId,
+        error_message: err instanceof Error ? err.message : String(err),
+        error: err,
+      });
+    }
+  }
+
+  /** Runs a store call; a refused condition is `conflict`, anything else `service_unavailable` naming the step. */
+  private async store<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof StoreConflictError) throw new StepFailure('conflict', err.message);
+      if (err instanceof StoreUnavailableError) throw new StepFailure('service_unavailable', err.message);
+      throw err;
+    }
+  }
+
+  private entry(op: Operation, outcome: 'success' | 'failure', code: string, message: string, finishedAt: string): OperationEntry {
+    return {
+      game_id: op.gameId ?? UNIDENTIFIED_GAME,
+      op_id: op.opId,
+      op_kind: 'register_runtime',
+      op_source: fallbackOpSource(op.call.opSource),
+      source_ref: op.call.sourceRef,
+      outcome,
+      error_code: code,
+      error_message: message,
+      started_at: op.startedAt.toISOString(),
+      finished_at: finishedAt,
+    };
+  }
+
+  /**
+   * The one failure path: roll back what this operation wrote (mappings,
+   * then the record it inserted), append the failure entry, count, log.
+   * Rollback and audit get their own time budget; their failures are
+   * logged at error level and never replace the original code.
+   */
+  private async recordFailure(op: Operation, code: RegisterErrorCode, message: string): Promise<RegisterOutcome> {
+    const budget = Math.min(CLEANUP_MAX_MS, Math.max(CLEANUP_MIN_MS, op.call.remainingTimeMs() - 250));
+    const signal = AbortSignal.timeout(budget);
+    if (op.inserted) await this.rollback(op, signal);
+    try {
+      await this.deps.operationLog.append(this.entry(op, 'failure', code, message, this.clock().toISOString()), signal);
+    } catch (err) {
+      this.deps.log.error('append operation log failed', {
+        game_id: op.gameId ?? UNIDENTIFIED_GAME,
+        op_id: op.opId,
+        error_code: code,
+        error: err,
+      });
+    }
+    this.deps.telemetry.registerOutcome('failure', code);
+    this.deps.log.warn('register runtime failed', {
+      game_id: op.gameId ?? UNIDENTIFIED_GAME,
+      engine_version: op.engineVersion,
+      op_source: op.call.opSource,
+      op_id: op.opId,
+      error_code: code,
+      error_message: message,
+    });
+    return { ok: false, code, message };
+  }
+
+  private async rollback(op: Operation, signal: AbortSignal): Promise<void> {
+    const gameId = op.gameId as string;
+    if (op.mappingsWritten) {
+      try {
+        await this.deps.committer.deleteOwnedMappings(gameId, op.opId, signal);
+      } catch (err) {
+        // Keep the `starting` record: it is what lets the reconciler find
+        // this operation's mappings (by op_id) and remove both later.
+        // Deleting it now would orphan the mappings for good.
+        this.deps.log.error('rollback player mappings failed; left for the reconciler', {
+          game_id: gameId,
+          op_id: op.opId,
+          error: err,
+        });
+        return;
+      }
+    }
+    try {
+      await this.deps.records.deleteOwned(gameId, op.opId, signal);
+    } catch (err) {
+      this.deps.log.error('rollback runtime record failed', { game_id: gameId, op_id: op.opId, error: err });
+    }
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The composition root: clients built once per process (cold start) and
+ * handed to the adapters; the use cases get the adapters through their ports.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { Config } from './config.ts';
+import { HttpEngineClient } from './adapters/engine-client.ts';
+import { EventBridgeSnapshotPublisher } from './adapters/eventbridge-publisher.ts';
+import {
+  documentClient,
+  DynamoEngineVersionStore,
+  DynamoOperationLogStore,
+  DynamoRegistrationCommitter,
+  DynamoRuntimeRecordStore,
+  DynamoStartingRecordReclaimer,
+} from './adapters/dynamodb-stores.ts';
+import { PowertoolsTelemetry } from './adapters/telemetry.ts';
+import { KeyStore, SafeRetries } from './http/safe-retries.ts';
+import type { EngineClient, Log, Telemetry } from './ports.ts';
+import { logger, metrics } from './powertools.ts';
+import { RegisterRuntime } from './register-runtime/register-runtime.ts';
+import { ReconcileStarting } from './reconcile-starting/reconcile-starting.ts';
+
+/**
+ * SDK clients with bounded requests: a DynamoDB that stops answering costs
+ * a few seconds, not the Lambda's whole budget. Endpoints come from the
+ * SDK's standard AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_EVENTBRIDGE.
+ */
+export function createDynamoClient(): DynamoDBClient {
+  return new DynamoDBClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 1000, requestTimeout: 3000 } });
+}
+
+export function createEventBridgeClient(): EventBridgeClient {
+  return new EventBridgeClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 } });
+}
+
+export interface RegistrationOverrides {
+  dynamo?: DynamoDBClient;
+  eventBridge?: EventBridgeClient;
+  engine?: EngineClient;
+  telemetry?: Telemetry;
+  log?: Log;
+  clock?: () => Date;
+}
+
+export function buildRegistration(config: Config, o: RegistrationOverrides = {}): { useCase: RegisterRuntime; safeRetries: SafeRetries } {
+  const dynamo = o.dynamo ?? createDynamoClient();
+  const doc = documentClient(dynamo);
+  const log = o.log ?? logger;
+  const useCase = new RegisterRuntime({
+    records: new DynamoRuntimeRecordStore(doc, config.tables.runtimeRecords),
+    versions: new DynamoEngineVersionStore(doc, config.tables.engineVersions),
+    committer: new DynamoRegistrationCommitter(doc, config.tables),
+    operationLog: new DynamoOperationLogStore(doc, config.tables.operationLog),
+    engine: o.engine ?? new HttpEngineClient({ allowLoopback: config.engineAllowLoopback }),
+    snapshots: new EventBridgeSnapshotPublisher(o.eventBridge ?? createEventBridgeClient(), config.eventBusName),
+    telemetry: o.telemetry ?? new PowertoolsTelemetry(metrics),
+    log,
+    settings: { allowedHosts: config.engineAllowedHosts, engineTimeoutMs: config.engineTimeoutMs },
+    ...(o.clock ? { clock: o.clock } : {}),
+  });
+  const safeRetries = new SafeRetries(useCase, new KeyStore(dynamo, config.tables.idempotency), log, config.idempotencyTtlS);
+  return { useCase, safeRetries };
+}
+
+export function buildReconciler(config: Config, o: Pick<RegistrationOverrides, 'dynamo' | 'telemetry' | 'log' | 'clock'> = {}): ReconcileStarting {
+  const doc = documentClient(o.dynamo ?? createDynamoClient());
+  return new ReconcileStarting({
+    reclaimer: new DynamoStartingRecordReclaimer(doc, config.tables),
+    telemetry: o.telemetry ?? new PowertoolsTelemetry(metrics),
+    log: o.log ?? logger,
+    startingTimeoutS: config.startingTimeoutS,
+    ...(o.clock ? { clock: o.clock } : {}),
+  });
+}

@@ -1,0 +1,296 @@
+/**
+ * The deployed handler end to end on DynamoDB Local, with the loopback
+ * engine and EventBridge double: every assertion about a failure checks
+ * the rows left in every table, not just the answer.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureEmf } from '../support/emf.ts';
+import { apiEvent, lambdaContext, registerBody } from '../support/harness.ts';
+import { coldStart, type Handler, parse, type Stack, startStack } from '../support/stack.ts';
+
+let stack: Stack;
+let handler: Handler;
+let gameCounter = 0;
+const newGame = () => `g-it-${++gameCounter}`;
+
+beforeAll(async () => {
+  stack = await startStack();
+  handler = await coldStart('../../functions/register-runtime/handler.ts');
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+async function register(body: unknown, headers: Record<string, string> = {}, remainingMs?: number) {
+  return parse(await handler(apiEvent(body, { headers }), lambdaContext(remainingMs)));
+}
+
+/** Everything the tables hold for a game. */
+async function rowsOf(gameId: string) {
+  const records = (await stack.tables.scan('runtimeRecords')).filter((r) => r.game_id === gameId);
+  return {
+    records,
+    mappings: await stack.tables.query('playerMappings', gameId),
+    log: await stack.tables.query('operationLog', gameId),
+  };
+}
+
+async function expectNothingLeft(gameId: string, code: string) {
+  const rows = await rowsOf(gameId);
+  expect(rows.records).toEqual([]);
+  expect(rows.mappings).toEqual([]);
+  expect(rows.log).toHaveLength(1);
+  expect(rows.log[0]).toMatchObject({ outcome: 'failure', error_code: code, op_kind: 'register_runtime', op_source: 'lobby_internal' });
+}
+
+describe('Function: registerRuntime (DynamoDB Local)', () => {
+  describe('success', () => {
+    it('installs the runtime whole: running record, mappings, audit entry, snapshot, metrics', async () => {
+      // Prepare
+      const gameId = newGame();
+      const emf = captureEmf();
+      const before = stack.events.entries.length;
+
+      // Act
+      const res = await register(registerBody(gameId, stack.engine.url), { 'x-request-id': 'lobby-req-1' });
+      emf.restore();
+
+      // Assess
+      expect(res.status).toBe(201);
+      expect(res.headers['content-type']).toBe('application/json');
+      expect(res.body).toMatchObject({
+        game_id: gameId,
+        status: 'running',
+        engine_endpoint: stack.engine.url,
+        current_image_ref: 'registry.local/galaxy/engine:1.4.2',
+        current_engine_version: '1.4.2',
+        turn_schedule: '0 */6 * * *',
+        current_turn: 0,
+        skip_next_tick: false,
+        engine_health: '',
+      });
+      expect(Object.keys(res.body)).toEqual([
+        'game_id', 'status', 'engine_endpoint', 'current_image_ref', 'current_engine_version', 'turn_schedule',
+        'current_turn', 'next_generation_at', 'skip_next_tick', 'engine_health', 'created_at', 'updated_at',
+      ]);
+      const next = new Date(res.body.next_generation_at);
+      expect(next.getTime()).toBeGreaterThan(new Date(res.body.created_at).getTime());
+      expect(next.getUTCHours() % 6).toBe(0);
+      expect(next.getUTCMinutes()).toBe(0);
+
+      const rows = await rowsOf(gameId);
+      expect(rows.records).toHaveLength(1);
+      expect(rows.records[0]).toMatchObject({ ...res.body, status: 'running' });
+      expect(rows.records[0]).not.toHaveProperty('starting_marker');
+      expect(rows.mappings.map((m) => [m.user_id, m.race_name])).toEqual([
+        ['u-001', 'Race 1'],
+        ['u-002', 'Race 2'],
+      ]);
+      for (const m of rows.mappings) expect(typeof m.engine_player_uuid).toBe('string');
+      expect(rows.log).toHaveLength(1);
+      expect(rows.log[0]).toMatchObject({
+        outcome: 'success',
+        op_kind: 'register_runtime',
+        op_source: 'lobby_internal',
+        source_ref: 'lobby-req-1',
+        error_code: '',
+      });
+
+      const published = stack.events.entries.slice(before);
+      expect(published).toHaveLength(1);
+      expect(published[0]).toMatchObject({ Source: 'galaxy.gamemaster', DetailType: 'runtime_snapshot_update', EventBusName: 'game-master-test-events' });
+      expect(published[0]?.detail).toEqual({
+        game_id: gameId,
+        current_turn: 0,
+        runtime_status: 'running',
+        engine_health_summary: '',
+        occurred_at: expect.any(String),
+        player_turn_stats: [
+          { user_id: 'u-001', planets: 3, population: 120.5 },
+          { user_id: 'u-002', planets: 3, population: 120.5 },
+        ],
+      });
+
+      const metrics = emf.metrics();
+      expect(metrics.find((m) => m.name === 'register_runtime_outcomes')?.dimensions).toMatchObject({ outcome: 'success', error_code: 'none' });
+      expect(metrics.find((m) => m.name === 'lobby_events_published')?.dimensions).toMatchObject({ event_type: 'runtime_snapshot_update' });
+    });
+
+    it('uses the API Gateway request id as source_ref when there is no X-Request-Id', async () => {
+      const gameId = newGame();
+      const event = apiEvent(registerBody(gameId, stack.engine.url));
+      const res = parse(await handler(event, lambdaContext()));
+      expect(res.status).toBe(201);
+      const { log } = await rowsOf(gameId);
+      expect(log[0]?.source_ref).toBe(event.requestContext.requestId);
+    });
+
+    it('registers 250 members (several transaction chunks)', async () => {
+      const gameId = newGame();
+      const res = await register(registerBody(gameId, stack.engine.url, { members: 250 }));
+      expect(res.status).toBe(201);
+      const rows = await rowsOf(gameId);
+      expect(rows.mappings).toHaveLength(250);
+      expect(rows.records[0]?.status).toBe('running');
+    });
+
+    it('registers 500 members, the limit', async () => {
+      const gameId = newGame();
+      const res = await register(registerBody(gameId, stack.engine.url, { members: 500 }));
+      expect(res.status).toBe(201);
+      expect((await rowsOf(gameId)).mappings).toHaveLength(500);
+    });
+  });
+
+  describe('conflict', () => {
+    it('answers 409 to a second registration and leaves the first untouched', async () => {
+      // Prepare
+      const gameId = newGame();
+      expect((await register(registerBody(gameId, stack.engine.url))).status).toBe(201);
+      const before = await rowsOf(gameId);
+      const calls = stack.engine.calls.length;
+
+      // Act
+      const res = await register(registerBody(gameId, `${stack.engine.url}/ok`, { members: 3 }));
+
+      // Assess
+      expect(res.status).toBe(409);
+      expect(res.body).toEqual({ error: { code: 'conflict', message: 'runtime record already exists' } });
+      expect(stack.engine.calls.length).toBe(calls);
+      const after = await rowsOf(gameId);
+      expect(after.records).toEqual(before.records);
+      expect(after.mappings).toEqual(before.mappings);
+      expect(after.log.map((e) => e.outcome).sort()).toEqual(['failure', 'success']);
+    });
+
+    it('10 parallel registrations of one game: one 201, nine 409, one engine call', async () => {
+      const gameId = newGame();
+      const endpoint = `${stack.engine.url}/slow-200`;
+      const results = await Promise.all(Array.from({ length: 10 }, () => register(registerBody(gameId, endpoint))));
+      const statuses = results.map((r) => r.status).sort();
+      expect(statuses).toEqual([201, 409, 409, 409, 409, 409, 409, 409, 409, 409]);
+      expect(stack.engine.calls.filter((c) => c.path === '/slow-200/admin/init')).toHaveLength(1);
+      const rows = await rowsOf(gameId);
+      expect(rows.records).toHaveLength(1);
+      expect(rows.records[0]?.status).toBe('running');
+      expect(rows.mappings).toHaveLength(2);
+      expect(rows.log.filter((e) => e.outcome === 'success')).toHaveLength(1);
+      expect(rows.log.filter((e) => e.error_code === 'conflict')).toHaveLength(9);
+    });
+
+    it('20 games in parallel all register', async () => {
+      const games = Array.from({ length: 20 }, newGame);
+      const results = await Promise.all(games.map((g) => register(registerBody(g, stack.engine.url))));
+      expect(results.map((r) => r.status)).toEqual(games.map(() => 201));
+      for (const g of games) expect((await rowsOf(g)).mappings).toHaveLength(2);
+    });
+  });
+
+  describe('engine failures leave nothing behind', () => {
+    it.each([
+      ['status-503', 502, 'engine_unreachable'],
+      ['status-500', 502, 'engine_unreachable'],
+      ['status-400', 502, 'engine_validation_error'],
+      ['status-422', 502, 'engine_validation_error'],
+      ['redirect', 502, 'engine_protocol_violation'],
+      ['wrong-roster', 502, 'engine_protocol_violation'],
+      ['renamed-race', 502, 'engine_protocol_violation'],
+      ['duplicate-race', 502, 'engine_protocol_violation'],
+      ['not-json', 502, 'engine_protocol_violation'],
+      ['bad-shape', 502, 'engine_protocol_violation'],
+    ])('engine %s -> %i %s', async (scenario, status, code) => {
+      const gameId = newGame();
+      const emf = captureEmf();
+      const res = await register(registerBody(gameId, `${stack.engine.url}/${scenario}`));
+      emf.restore();
+      expect(res.status).toBe(status);
+      expect(res.body.error.code).toBe(code);
+      expect(res.body.error.message).toMatch(/^engine/);
+      await expectNothingLeft(gameId, code);
+      expect(emf.metrics().filter((m) => m.name === 'register_runtime_outcomes').map((m) => m.dimensions)).toEqual([
+        expect.objectContaining({ outcome: 'failure', error_code: code }),
+      ]);
+      expect(emf.metrics().filter((m) => m.name === 'lobby_events_published')).toEqual([]);
+    });
+
+    it('a hung engine is answered before the deadline and cleaned up', async () => {
+      const gameId = newGame();
+      const started = Date.now();
+      const res = await register(registerBody(gameId, `${stack.engine.url}/hang`), {}, 3_000);
+      expect(res.status).toBe(502);
+      expect(res.body.error.code).toBe('engine_unreachable');
+      expect(Date.now() - started).toBeLessThan(3_000);
+      await expectNothingLeft(gameId, 'engine_unreachable');
+    });
+
+    it('a refused connection is engine_unreachable', async () => {
+      const gameId = newGame();
+      const res = await register(registerBody(gameId, 'http://127.0.0.1:9/'));
+      expect(res.status).toBe(502);
+      expect(res.body.error.code).toBe('engine_unreachable');
+      await expectNothingLeft(gameId, 'engine_unreachable');
+    });
+  });
+
+  describe('requests rejected before anything is written', () => {
+    it('an unknown engine version is 404 with only the audit entry', async () => {
+      const gameId = newGame();
+      const res = await register(registerBody(gameId, stack.engine.url, { version: '9.9.9' }));
+      expect(res.status).toBe(404);
+      expect(res.body).toEqual({ error: { code: 'engine_version_not_found', message: 'engine version "9.9.9" not found' } });
+      await expectNothingLeft(gameId, 'engine_version_not_found');
+    });
+
+    it('an invalid request is 400 and audited under its game', async () => {
+      const gameId = newGame();
+      const res = await register({ ...registerBody(gameId, stack.engine.url), members: [] });
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({ error: { code: 'invalid_request', message: 'members must not be empty' } });
+      await expectNothingLeft(gameId, 'invalid_request');
+    });
+
+    it('a request without a usable game_id is audited under _unidentified', async () => {
+      const before = (await stack.tables.query('operationLog', '_unidentified')).length;
+      const res = parse(await handler(apiEvent('{"game_id": 42', { raw: true }), lambdaContext()));
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('invalid_request');
+      const after = await stack.tables.query('operationLog', '_unidentified');
+      expect(after.length).toBe(before + 1);
+    });
+
+    it('an engine host outside ENGINE_ALLOWED_HOSTS is 400 and the engine is never called', async () => {
+      const gameId = newGame();
+      const calls = stack.engine.calls.length;
+      const res = await register(registerBody(gameId, 'http://galaxy-game-x.evil.example:8080'));
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('invalid_request');
+      expect(stack.engine.calls.length).toBe(calls);
+      await expectNothingLeft(gameId, 'invalid_request');
+    });
+
+    it('a body that is not JSON is 400, as JSON', async () => {
+      const res = parse(await handler(apiEvent('not json', { raw: true }), lambdaContext()));
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('invalid_request');
+    });
+  });
+
+  describe('snapshot publication is best effort', () => {
+    it.each(['failed-entry', 'http-500'] as const)('EventBridge %s: still 201, no published metric', async (mode) => {
+      const gameId = newGame();
+      stack.events.mode = mode;
+      const emf = captureEmf();
+      try {
+        const res = await register(registerBody(gameId, stack.engine.url));
+        expect(res.status).toBe(201);
+      } finally {
+        emf.restore();
+        stack.events.mode = 'ok';
+      }
+      expect((await rowsOf(gameId)).records[0]?.status).toBe('running');
+      expect(emf.metrics().filter((m) => m.name === 'lobby_events_published')).toEqual([]);
+      expect(emf.metrics().filter((m) => m.name === 'register_runtime_outcomes')).toHaveLength(1);
+    });
+  });
+});

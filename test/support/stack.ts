@@ -1,0 +1,66 @@
+/**
+ * The deployed handler on the local stack: per-file tables on DynamoDB
+ * Local, a seeded engine version, the loopback engine and EventBridge
+ * double, and the real handler module imported with that environment
+ * (configuration is read at import, as at a Lambda cold start).
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { vi } from 'vitest';
+import { createTestTables, type TestTables } from './dynamo.ts';
+import { type EngineServer, startEngineServer } from './engine-server.ts';
+import { type EventBridgeDouble, startEventBridgeServer } from './eventbridge-server.ts';
+
+export const SEEDED_VERSION = '1.4.2';
+export const SEEDED_IMAGE = 'registry.local/galaxy/engine:1.4.2';
+
+export type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+export interface Stack {
+  tables: TestTables;
+  engine: EngineServer;
+  events: EventBridgeDouble;
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function startStack(extraEnv: Record<string, string> = {}): Promise<Stack> {
+  const tables = await createTestTables();
+  await tables.seedEngineVersion(SEEDED_VERSION, SEEDED_IMAGE);
+  const engine = await startEngineServer();
+  const events = await startEventBridgeServer();
+  const env: Record<string, string> = {
+    ...tables.env,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: events.url,
+    EVENT_BUS_NAME: 'game-master-test-events',
+    ENGINE_ALLOWED_HOSTS: '127.0.0.1,localhost',
+    ENGINE_ALLOW_LOOPBACK: 'true',
+    ENGINE_TIMEOUT_MS: '10000',
+    ...extraEnv,
+  };
+  Object.assign(process.env, env);
+  return {
+    tables,
+    engine,
+    events,
+    env,
+    async close() {
+      await engine.close();
+      await events.close();
+    },
+  };
+}
+
+/** Imports a handler module afresh, so it reads the current environment at "cold start". */
+export async function coldStart<T = Handler>(modulePath: string): Promise<T> {
+  vi.resetModules();
+  const mod = (await import(modulePath)) as { handler: T };
+  return mod.handler;
+}
+
+export function parse(result: APIGatewayProxyStructuredResultV2): { status: number; body: any; headers: Record<string, unknown> } {
+  return {
+    status: result.statusCode ?? 0,
+    body: JSON.parse(String(result.body)),
+    headers: (result.headers ?? {}) as Record<string, unknown>,
+  };
+}
