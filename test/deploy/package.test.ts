@@ -1,0 +1,444 @@
+/**
+ * What ops deploy: runs `serverless package --stage ci` once, offline and
+ * without AWS credentials (as CI does), and checks the security-relevant
+ * parts of the generated CloudFormation and the zipped bundles.
+ *
+ * The package is built in a scratch copy of the service (node_modules
+ * linked, not copied), so the run leaves no .esbuild/ or .serverless/ in the
+ * work tree and cannot disturb a `npm run dev` that is watching it.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { inflateRawSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const STAGE = 'ci';
+const PACKAGE_TIMEOUT_MS = 200_000;
+
+type Json = any;
+
+// ---------------------------------------------------------------- helpers
+
+/** The entries of a zip archive (stored or deflated), by path. */
+function readZip(file: string): Map<string, Buffer> {
+  const zip = readFileSync(file);
+  let eocd = -1;
+  for (let i = zip.length - 22; i >= Math.max(0, zip.length - 22 - 0xffff); i--) {
+    if (zip.readUInt32LE(i) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) throw new Error(`${file}: not a zip archive`);
+  const count = zip.readUInt16LE(eocd + 10);
+  let offset = zip.readUInt32LE(eocd + 16);
+  const entries = new Map<string, Buffer>();
+  for (let n = 0; n < count; n++) {
+    if (zip.readUInt32LE(offset) !== 0x02014b50) throw new Error(`${file}: bad central directory`);
+    const method = zip.readUInt16LE(offset + 10);
+    const compressedSize = zip.readUInt32LE(offset + 20);
+    const nameLength = zip.readUInt16LE(offset + 28);
+    const extraLength = zip.readUInt16LE(offset + 30);
+    const commentLength = zip.readUInt16LE(offset + 32);
+    const localOffset = zip.readUInt32LE(offset + 42);
+    const name = zip.toString('utf8', offset + 46, offset + 46 + nameLength);
+    const dataStart = localOffset + 30 + zip.readUInt16LE(localOffset + 26) + zip.readUInt16LE(localOffset + 28);
+    const data = zip.subarray(dataStart, dataStart + compressedSize);
+    if (!name.endsWith('/')) {
+      if (method === 0) entries.set(name, Buffer.from(data));
+      else if (method === 8) entries.set(name, inflateRawSync(data));
+      else throw new Error(`${file}: ${name} uses compression method ${method}`);
+    }
+    offset += 46 + nameLength + extraLength + commentLength;
+  }
+  return entries;
+}
+
+/** Writes a zip's entries under dir. */
+function extract(entries: Map<string, Buffer>, dir: string): void {
+  for (const [name, data] of entries) {
+    const target = join(dir, name);
+    if (!target.startsWith(dir + sep)) throw new Error(`zip entry escapes the directory: ${name}`);
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, data);
+  }
+}
+
+/** The process environment with every AWS credential source removed. */
+function envWithoutAwsCredentials(home: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^AWS_/.test(key)) continue;
+    env[key] = value;
+  }
+  return {
+    ...env,
+    HOME: home,
+    AWS_CONFIG_FILE: join(home, 'no-aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-aws-credentials'),
+    // Points the instance-metadata credential source nowhere, should anything ask.
+    AWS_EC2_METADATA_DISABLED: 'true',
+    SLS_TELEMETRY_DISABLED: '1',
+    SLS_NOTIFICATIONS_MODE: 'off',
+    SLS_INTERACTIVE_SETUP_DISABLE: '1',
+    CI: 'true',
+  };
+}
+
+function run(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }) {
+  return new Promise<{ code: number | null; output: string }>((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${command} ${args.join(' ')} did not finish within ${options.timeoutMs} ms:\n${output}`));
+    }, options.timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+/** "RuntimeRecordsTable", "RuntimeRecordsTable/index/x", "EventBus", a log group ARN, or "*". */
+function resourceName(resource: Json): string {
+  if (typeof resource === 'string') return resource;
+  if (resource?.['Fn::GetAtt']) {
+    const [logicalId, attribute] = resource['Fn::GetAtt'] as [string, string];
+    expect(attribute, `GetAtt of ${logicalId}`).toBe('Arn');
+    return logicalId;
+  }
+  if (typeof resource?.['Fn::Sub'] === 'string') {
+    const sub = resource['Fn::Sub'] as string;
+    const match = /^\$\{(\w+)\.Arn\}(\/.*)?$/.exec(sub);
+    if (match) return `${match[1]}${match[2] ?? ''}`;
+    return sub;
+  }
+  return JSON.stringify(resource);
+}
+
+interface Grant {
+  actions: Set<string>;
+  resources: string[];
+}
+
+/** Every Allow statement of a role: actions and resources. */
+function grantsOf(role: Json): Grant[] {
+  const grants: Grant[] = [];
+  for (const policy of role.Properties.Policies ?? []) {
+    for (const statement of policy.PolicyDocument.Statement) {
+      expect(statement.Effect).toBe('Allow');
+      expect(statement.NotAction, 'NotAction widens a grant').toBeUndefined();
+      expect(statement.NotResource, 'NotResource widens a grant').toBeUndefined();
+      const actions = ([] as string[]).concat(statement.Action);
+      const resources = ([] as Json[]).concat(statement.Resource).map(resourceName);
+      grants.push({ actions: new Set(actions), resources });
+    }
+  }
+  return grants;
+}
+
+/** Resource -> sorted actions, for the DynamoDB and EventBridge grants (logs left out). */
+function dataGrants(role: Json): Record<string, string[]> {
+  const byResource: Record<string, Set<string>> = {};
+  for (const grant of grantsOf(role)) {
+    const data = [...grant.actions].filter((a) => !a.startsWith('logs:'));
+    if (data.length === 0) continue;
+    expect(data.length, 'a statement mixes logs and data actions').toBe(grant.actions.size);
+    for (const resource of grant.resources) {
+      byResource[resource] ??= new Set();
+      for (const action of data) byResource[resource].add(action);
+    }
+  }
+  return Object.fromEntries(Object.entries(byResource).map(([r, a]) => [r, [...a].sort()]));
+}
+
+const sorted = (...actions: string[]) => [...actions].sort();
+
+// ------------------------------------------------------------------ setup
+
+let work: string;
+let pkg: string;
+let template: Json;
+let resources: Record<string, Json>;
+let packageOutput = '';
+
+function fn(logicalId: string): Json {
+  const resource = resources[logicalId];
+  expect(resource?.Type, `${logicalId} is a Lambda function`).toBe('AWS::Lambda::Function');
+  return resource;
+}
+
+function roleOf(logicalId: string): Json {
+  const roleRef = fn(logicalId).Properties.Role;
+  const roleId = roleRef?.['Fn::GetAtt']?.[0] as string | undefined;
+  expect(roleId, `${logicalId} has a role of its own in the template`).toBeTruthy();
+  return resources[roleId as string];
+}
+
+const REGISTER = 'RegisterRuntimeLambdaFunction';
+const RECONCILE = 'ReconcileStartingLambdaFunction';
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'gm-package-'));
+  const service = join(work, 'service');
+  pkg = join(work, 'package');
+  const skip = new Set(['node_modules', '.git', '.esbuild', '.serverless', 'coverage', 'dist', '.dynamodb']);
+  cpSync(ROOT, service, {
+    recursive: true,
+    filter: (src) => {
+      const rel = relative(ROOT, src);
+      return rel === '' || !skip.has(rel.split(sep)[0] ?? '');
+    },
+  });
+  symlinkSync(join(ROOT, 'node_modules'), join(service, 'node_modules'), 'dir');
+  const bin = join(ROOT, 'node_modules', '.bin', 'serverless');
+  // The pinned Node (this process's) runs osls, whatever `node` the PATH has.
+  const result = await run(process.execPath, [bin, 'package', '--stage', STAGE, '--package', pkg], {
+    cwd: service,
+    env: envWithoutAwsCredentials(work),
+    timeoutMs: PACKAGE_TIMEOUT_MS,
+  });
+  packageOutput = result.output;
+  if (result.code !== 0) throw new Error(`serverless package failed (exit ${result.code}):\n${result.output}`);
+  template = JSON.parse(readFileSync(join(pkg, 'cloudformation-template-update-stack.json'), 'utf8'));
+  resources = template.Resources;
+}, PACKAGE_TIMEOUT_MS + 40_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+// ------------------------------------------------------------------ tests
+
+describe('serverless package (stage ci, no AWS credentials)', () => {
+  it('packages offline, one zip per function', () => {
+    expect(packageOutput).not.toMatch(/credentials/i);
+    expect(existsSync(join(pkg, 'registerRuntime.zip'))).toBe(true);
+    expect(existsSync(join(pkg, 'reconcileStarting.zip'))).toBe(true);
+  });
+
+  it('protects the route with IAM (SigV4): no anonymous route at all', () => {
+    const routes = Object.values(resources).filter((r: Json) => r.Type === 'AWS::ApiGatewayV2::Route');
+    expect(routes.map((r: Json) => r.Properties.RouteKey)).toEqual(['POST /internal/v1/runtimes']);
+    for (const route of routes) expect(route.Properties.AuthorizationType).toBe('AWS_IAM');
+    const api = Object.values(resources).find((r: Json) => r.Type === 'AWS::ApiGatewayV2::Api');
+    expect(api.Properties.ProtocolType).toBe('HTTP');
+  });
+
+  it('runs every function on nodejs24.x, arm64, with log retention', () => {
+    const functions = Object.entries(resources).filter(([, r]: [string, Json]) => r.Type === 'AWS::Lambda::Function');
+    expect(functions.map(([id]) => id).sort()).toEqual([RECONCILE, REGISTER]);
+    for (const [id, f] of functions as [string, Json][]) {
+      expect(f.Properties.Runtime, id).toBe('nodejs24.x');
+      expect(f.Properties.Architectures, id).toEqual(['arm64']);
+      expect(f.Properties.Handler, id).toMatch(/^functions\/(register-runtime|reconcile-starting)\/handler\.handler$/);
+    }
+    const logGroups = Object.values(resources).filter((r: Json) => r.Type === 'AWS::Logs::LogGroup');
+    expect(logGroups.length).toBeGreaterThanOrEqual(2);
+    for (const group of logGroups) expect(group.Properties.RetentionInDays).toBeGreaterThan(0);
+  });
+
+  it('gives no IAM policy a "*" resource or a wildcard action', () => {
+    const policies = Object.entries(resources).filter(([, r]: [string, Json]) => r.Type === 'AWS::IAM::Role' || r.Type === 'AWS::IAM::Policy');
+    expect(policies.length).toBeGreaterThan(0);
+    for (const [id, role] of policies as [string, Json][]) {
+      for (const grant of grantsOf(role.Type === 'AWS::IAM::Policy' ? { Properties: { Policies: [role.Properties] } } : role)) {
+        expect(grant.resources, id).not.toContain('*');
+        for (const action of grant.actions) expect(action, id).not.toMatch(/\*/);
+      }
+    }
+    // The only managed policy a function role may carry is Lambda's VPC one (not in this stage).
+    for (const id of [REGISTER, RECONCILE]) expect(roleOf(id).Properties.ManagedPolicyArns ?? []).toEqual([]);
+  });
+
+  it('gives each function its own role, scoped to its own log group', () => {
+    const register = roleOf(REGISTER);
+    const reconcile = roleOf(RECONCILE);
+    expect(register).not.toBe(reconcile);
+    for (const [id, role] of [
+      [REGISTER, register],
+      [RECONCILE, reconcile],
+    ] as const) {
+      const name = fn(id).Properties.FunctionName as string;
+      for (const grant of grantsOf(role).filter((g) => [...g.actions].some((a) => a.startsWith('logs:')))) {
+        for (const resource of grant.resources) expect(resource).toContain(`:log-group:/aws/lambda/${name}:`);
+      }
+    }
+  });
+
+  it('grants registerRuntime exactly the DynamoDB and EventBridge actions it uses', () => {
+    expect(dataGrants(roleOf(REGISTER))).toEqual({
+      RuntimeRecordsTable: sorted('dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'),
+      PlayerMappingsTable: sorted('dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:DeleteItem'),
+      OperationLogTable: ['dynamodb:PutItem'],
+      EngineVersionsTable: ['dynamodb:GetItem'],
+      IdempotencyTable: sorted('dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'),
+      EventBus: ['events:PutEvents'],
+    });
+  });
+
+  it('grants reconcileStarting exactly what it uses: the starting index, never a Scan', () => {
+    expect(dataGrants(roleOf(RECONCILE))).toEqual({
+      'RuntimeRecordsTable/index/starting_by_created_at': ['dynamodb:Query'],
+      RuntimeRecordsTable: sorted('dynamodb:UpdateItem', 'dynamodb:DeleteItem'),
+      PlayerMappingsTable: sorted('dynamodb:Query', 'dynamodb:DeleteItem'),
+      OperationLogTable: ['dynamodb:PutItem'],
+    });
+  });
+
+  it('keeps engine versions read-only for every role', () => {
+    const read = new Set(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:DescribeTable']);
+    const roles = Object.values(resources).filter((r: Json) => r.Type === 'AWS::IAM::Role');
+    for (const role of roles) {
+      for (const grant of grantsOf(role)) {
+        if (!grant.resources.some((r) => r.startsWith('EngineVersionsTable'))) continue;
+        for (const action of grant.actions) expect(read.has(action), `${action} on engine versions`).toBe(true);
+      }
+    }
+  });
+
+  it('runs the reconciler one at a time, every minute', () => {
+    expect(fn(RECONCILE).Properties.ReservedConcurrentExecutions).toBe(1);
+    const rules = Object.values(resources).filter(
+      (r: Json) => r.Type === 'AWS::Events::Rule' && r.Properties.Targets?.some((t: Json) => t.Arn?.['Fn::GetAtt']?.[0] === RECONCILE),
+    );
+    expect(rules.map((r: Json) => r.Properties.ScheduleExpression)).toEqual(['rate(1 minute)']);
+    expect(rules[0].Properties.State).toBe('ENABLED');
+  });
+
+  it('creates the five tables on demand, with point-in-time recovery and deletion protection outside dev', () => {
+    const tables = Object.entries(resources).filter(([, r]: [string, Json]) => r.Type === 'AWS::DynamoDB::Table');
+    expect(tables.map(([id]) => id).sort()).toEqual([
+      'EngineVersionsTable',
+      'IdempotencyTable',
+      'OperationLogTable',
+      'PlayerMappingsTable',
+      'RuntimeRecordsTable',
+    ]);
+    for (const [id, table] of tables as [string, Json][]) {
+      expect(table.Properties.BillingMode, id).toBe('PAY_PER_REQUEST');
+      expect(table.Properties.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled, id).toBe(true);
+      expect(table.Properties.DeletionProtectionEnabled, id).toBe(true);
+      expect(table.Properties.TableName, id).toMatch(new RegExp(`^game-master-${STAGE}-`));
+    }
+    expect(resources.EventBus.Type).toBe('AWS::Events::EventBus');
+  });
+
+  it('passes configuration as plain strings: table and bus names, engine settings, Powertools', () => {
+    const tableIds: Record<string, string> = {
+      RUNTIME_RECORDS_TABLE: 'RuntimeRecordsTable',
+      ENGINE_VERSIONS_TABLE: 'EngineVersionsTable',
+      PLAYER_MAPPINGS_TABLE: 'PlayerMappingsTable',
+      OPERATION_LOG_TABLE: 'OperationLogTable',
+      IDEMPOTENCY_TABLE: 'IdempotencyTable',
+    };
+    for (const id of [REGISTER, RECONCILE]) {
+      const vars = fn(id).Properties.Environment.Variables as Record<string, unknown>;
+      for (const value of Object.values(vars)) expect(typeof value, `${id}: every variable is a plain string`).toBe('string');
+      for (const [name, tableId] of Object.entries(tableIds)) {
+        expect(vars[name], `${id} ${name}`).toBe(resources[tableId].Properties.TableName);
+      }
+      expect(vars.EVENT_BUS_NAME).toBe(resources.EventBus.Properties.Name);
+      expect(vars.EVENT_BUS_NAME).toBe(`game-master-${STAGE}-events`);
+      expect(vars).toMatchObject({
+        ENGINE_ALLOWED_HOSTS: 'galaxy-game-*',
+        ENGINE_TIMEOUT_MS: '10000',
+        ENGINE_ALLOW_LOOPBACK: 'false',
+        IDEMPOTENCY_TTL_S: '86400',
+        STARTING_TIMEOUT_S: '120',
+        POWERTOOLS_SERVICE_NAME: 'game-master',
+        POWERTOOLS_METRICS_NAMESPACE: 'Galaxy/GameMaster',
+      });
+      expect(vars.POWERTOOLS_LOG_LEVEL).toMatch(/^(DEBUG|INFO|WARN|ERROR)$/);
+    }
+  });
+
+  it('answers within the HTTP API limit, and reclaims only registrations older than that', () => {
+    const register = fn(REGISTER).Properties;
+    const vars = register.Environment.Variables;
+    expect(register.Timeout).toBeLessThanOrEqual(29);
+    expect(Number(vars.STARTING_TIMEOUT_S)).toBeGreaterThan(register.Timeout);
+    expect(Number(fn(RECONCILE).Properties.Environment.Variables.STARTING_TIMEOUT_S)).toBeGreaterThan(register.Timeout);
+    // The engine call and the 2 s rollback reserve fit inside the function's time.
+    expect(Number(vars.ENGINE_TIMEOUT_MS) + 2000).toBeLessThanOrEqual(register.Timeout * 1000);
+    // The reconciler ends before its next tick.
+    expect(fn(RECONCILE).Properties.Timeout).toBeLessThan(60);
+  });
+
+  it('names no account id', () => {
+    expect(JSON.stringify(template)).not.toMatch(/arn:aws[\w-]*:[\w-]+:[\w-]*:\d{12}:/);
+  });
+});
+
+describe('the bundles', () => {
+  it.each([
+    ['registerRuntime', 'functions/register-runtime/handler'],
+    ['reconcileStarting', 'functions/reconcile-starting/handler'],
+  ])('%s.zip holds its ES-module handler with the AWS SDK bundled in', (name, handlerPath) => {
+    const entries = readZip(join(pkg, `${name}.zip`));
+    expect([...entries.keys()]).toContain(`${handlerPath}.js`);
+    expect([...entries.keys()]).toContain(`${handlerPath}.js.map`);
+    expect(JSON.parse(entries.get(`${dirname(handlerPath)}/package.json`)?.toString() ?? '{}')).toEqual({ type: 'module' });
+    expect([...entries.keys()].filter((k) => k.startsWith('node_modules/'))).toEqual([]);
+    // Only Node built-ins are left to import at run time: the SDK, Powertools
+    // and the rest are in the bundle, not taken from the Lambda runtime.
+    const code = entries.get(`${handlerPath}.js`)?.toString('utf8') ?? '';
+    const specifiers = new Set<string>();
+    for (const re of [/\bfrom\s*["']([^"']+)["']/g, /\bimport\s*\(\s*["']([^"']+)["']\s*\)/g, /\brequire\(\s*["']([^"']+)["']\s*\)/g]) {
+      for (const match of code.matchAll(re)) specifiers.add(match[1] as string);
+    }
+    const builtins = new Set(builtinModules);
+    const moduleName = /^(@[\w.-]+\/)?[\w.-]+(\/[\w.-]+)*$/;
+    const external = [...specifiers].filter((s) => moduleName.test(s) && !s.startsWith('node:') && !builtins.has(s));
+    // The SDK looks these up in a try/catch, for SigV4a (multi-region
+    // endpoints) only; this service never signs that way.
+    const optionalSdkSigners = ['@aws-sdk/signature-v4-crt', '@aws-sdk/signature-v4a'];
+    expect(external.filter((s) => !optionalSdkSigners.includes(s))).toEqual([]);
+  });
+
+  it('registerRuntime imports under Node 24 with the deployed environment, as Lambda loads it', () => {
+    const dir = join(work, 'unzipped');
+    extract(readZip(join(pkg, 'registerRuntime.zip')), dir);
+    const vars = fn(REGISTER).Properties.Environment.Variables as Record<string, string>;
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      ...vars,
+      // Configuration is read at import; no request is made, so these go nowhere.
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'import-check',
+      AWS_SECRET_ACCESS_KEY: 'import-check',
+      AWS_LAMBDA_FUNCTION_NAME: fn(REGISTER).Properties.FunctionName,
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+    };
+    const handlerUrl = pathToFileURL(join(dir, 'functions/register-runtime/handler.js')).href;
+    // serverless-offline ships a copy of Lambda's own handler loader (the
+    // runtime interface client's UserFunction): use it when it is there.
+    const ric = join(ROOT, 'node_modules/serverless-offline/src/lambda/handler-runner/in-process-runner/aws-lambda-ric/UserFunction.js');
+    const script = [
+      `const m = await import(${JSON.stringify(handlerUrl)});`,
+      'let viaLambdaLoader = "n/a";',
+      existsSync(ric)
+        ? `const { load } = await import(${JSON.stringify(pathToFileURL(ric).href)}); viaLambdaLoader = typeof (await load(${JSON.stringify(dir)}, "functions/register-runtime/handler.handler"));`
+        : '',
+      'process.stdout.write(JSON.stringify({ handler: typeof m.handler, viaLambdaLoader }));',
+    ].join('\n');
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, env, encoding: 'utf8', timeout: 60_000 });
+    expect(result.stderr).not.toMatch(/Error/);
+    expect(result.status, result.stderr).toBe(0);
+    const out = JSON.parse(result.stdout) as { handler: string; viaLambdaLoader: string };
+    expect(out.handler).toBe('function');
+    if (existsSync(ric)) expect(out.viaLambdaLoader).toBe('function');
+  });
+});
