@@ -11,3 +11,20 @@ Object.assign(process.env, LOCAL_AWS_ENV, {
   POWERTOOLS_METRICS_NAMESPACE: 'Galaxy/GameMaster',
   POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
 });
+
+/**
+ * Metrics go to stdout as EMF documents; outside a test that captures them
+ * (test/support/emf.ts) they would only bury the test report. SHOW_EMF=1
+ * prints them.
+ */
+if (!process.env.SHOW_EMF) {
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
+    if (typeof chunk === 'string' && chunk.startsWith('{"_aws":')) {
+      const callback = rest.find((arg) => typeof arg === 'function') as ((err?: Error | null) => void) | undefined;
+      callback?.(null);
+      return true;
+    }
+    return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof process.stdout.write;
+}

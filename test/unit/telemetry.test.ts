@@ -185,7 +185,7 @@ describe('Module: powertools', () => {
     // Act
     log.info('runtime registered', { game_id: 'g-1' });
     log.warn('register runtime failed', { error_code: 'conflict' });
-    log.error('rollback failed');
+    log.error('rollback failed', {});
 
     // Assess
     expect(info).toHaveBeenCalledWith('runtime registered', { game_id: 'g-1' });

@@ -1,0 +1,237 @@
+/**
+ * Registrations that cannot get stuck: registrations killed for real (a
+ * child process, SIGKILL) and the reconciler leaving nothing of them; the
+ * ones it must leave alone; a slow registration racing the reconciler.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { documentClient, DynamoStartingRecordReclaimer } from '../../lib/adapters/dynamodb-stores.ts';
+import { loadConfig } from '../../lib/config.ts';
+import type { ReconcileStarting } from '../../lib/reconcile-starting/reconcile-starting.ts';
+import { buildReconciler } from '../../lib/wiring.ts';
+import { type DynamoProxy, startDynamoProxy } from '../support/dynamo-proxy.ts';
+import { captureEmf } from '../support/emf.ts';
+import { apiEvent, lambdaContext, RecordingLog, registerBody } from '../support/harness.ts';
+import { coldStart, type Handler, parse, type Stack, startStack } from '../support/stack.ts';
+
+const STARTING_TIMEOUT_S = 120;
+const CHILD = fileURLToPath(new URL('../support/register-child.ts', import.meta.url));
+
+let stack: Stack;
+let handler: Handler;
+let proxy: DynamoProxy;
+let counter = 0;
+const newGame = () => `g-rc-${++counter}`;
+
+beforeAll(async () => {
+  stack = await startStack({ STARTING_TIMEOUT_S: String(STARTING_TIMEOUT_S) });
+  handler = await coldStart('../../functions/register-runtime/handler.ts');
+  proxy = await startDynamoProxy(stack.tables.endpoint);
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  await stack?.close();
+});
+
+/** A reconciler whose clock runs `aheadS` seconds in the future. */
+function reconciler(aheadS: number, log = new RecordingLog()): ReconcileStarting {
+  return buildReconciler(loadConfig(), {
+    dynamo: stack.tables.client,
+    log,
+    clock: () => new Date(Date.now() + aheadS * 1000),
+  });
+}
+const pastTimeout = STARTING_TIMEOUT_S + 5;
+
+async function rowsOf(gameId: string) {
+  return {
+    records: (await stack.tables.scan('runtimeRecords')).filter((r) => r.game_id === gameId),
+    mappings: await stack.tables.query('playerMappings', gameId),
+    log: await stack.tables.query('operationLog', gameId),
+  };
+}
+
+/** Starts a registration in a child process; resolves once it has exited. */
+function registerInChild(body: unknown, env: Record<string, string> = {}): { child: ChildProcess; exited: Promise<void> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(apiEvent(body))], {
+    env: { ...process.env, ...stack.env, ...env, REMAINING_MS: '28000', POWERTOOLS_LOG_LEVEL: 'SILENT' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return { child, exited };
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('Function: reconcileStarting (DynamoDB Local)', () => {
+  it('reclaims a registration killed while the engine hung, and leaves it alone while it is young', async () => {
+    // Prepare: a registration killed for real while the engine hangs.
+    const gameId = newGame();
+    const engineCalls = stack.engine.calls.length;
+    const { child, exited } = registerInChild(registerBody(gameId, `${stack.engine.url}/hang`));
+    await until('the engine call', () => stack.engine.calls.length > engineCalls);
+    child.kill('SIGKILL');
+    await exited;
+    const left = await rowsOf(gameId);
+    expect(left.records).toHaveLength(1);
+    expect(left.records[0]?.status).toBe('starting');
+
+    // Act 1: younger than STARTING_TIMEOUT_S -> left alone.
+    const young = await reconciler(0).run();
+    expect(young).toEqual({ examined: 0, reclaimed: 0 });
+    expect((await rowsOf(gameId)).records).toHaveLength(1);
+
+    // Act 2: past the timeout -> reclaimed.
+    const emf = captureEmf();
+    const log = new RecordingLog();
+    const result = await reconciler(pastTimeout, log).run();
+    emf.restore();
+
+    // Assess
+    expect(result).toEqual({ examined: 1, reclaimed: 1 });
+    const rows = await rowsOf(gameId);
+    expect(rows.records).toEqual([]);
+    expect(rows.mappings).toEqual([]);
+    expect(rows.log).toHaveLength(1);
+    expect(rows.log[0]).toMatchObject({
+      op_kind: 'register_runtime',
+      op_source: 'reconciler',
+      outcome: 'failure',
+      error_code: 'registration_abandoned',
+      source_ref: left.records[0]?.op_id,
+    });
+    expect(emf.metrics().filter((m) => m.name === 'register_runtime_outcomes').map((m) => m.dimensions)).toEqual([
+      expect.objectContaining({ outcome: 'failure', error_code: 'registration_abandoned' }),
+    ]);
+    expect(log.at('warn')).toHaveLength(1);
+    expect(log.at('warn')[0]?.extra.game_id).toBe(gameId);
+
+    // The game can be registered again.
+    expect(parse(await handler(apiEvent(registerBody(gameId, stack.engine.url)), lambdaContext())).status).toBe(201);
+  });
+
+  it('reclaims a 250-member registration killed before its commit, with mapping chunks written', async () => {
+    // Prepare: hold the commit transaction (the one with the compare-and-set), then kill.
+    const gameId = newGame();
+    proxy.holdIf((req) => req.target.endsWith('TransactWriteItems') && req.body.includes('"Update"'));
+    const held = proxy.nextHeld();
+    const { child, exited } = registerInChild(registerBody(gameId, stack.engine.url, { members: 250 }), {
+      AWS_ENDPOINT_URL_DYNAMODB: proxy.url,
+    });
+    await held;
+    child.kill('SIGKILL');
+    await exited;
+    proxy.holdIf(undefined);
+    const left = await rowsOf(gameId);
+    expect(left.records[0]?.status).toBe('starting');
+    expect(left.mappings).toHaveLength(250 - 98);
+
+    // Act
+    const result = await reconciler(pastTimeout).run();
+
+    // Assess
+    expect(result).toEqual({ examined: 1, reclaimed: 1 });
+    const rows = await rowsOf(gameId);
+    expect(rows.records).toEqual([]);
+    expect(rows.mappings).toEqual([]);
+    expect(rows.log.map((e) => e.error_code)).toEqual(['registration_abandoned']);
+  });
+
+  it('finishes a reclaim that was interrupted after its mark', async () => {
+    // Prepare: a killed registration, then a reconciler that died right after marking it.
+    const gameId = newGame();
+    proxy.holdIf((req) => req.target.endsWith('TransactWriteItems') && req.body.includes('"Update"'));
+    const held = proxy.nextHeld();
+    const { child, exited } = registerInChild(registerBody(gameId, stack.engine.url, { members: 120 }), {
+      AWS_ENDPOINT_URL_DYNAMODB: proxy.url,
+    });
+    await held;
+    child.kill('SIGKILL');
+    await exited;
+    proxy.holdIf(undefined);
+    const [record] = (await rowsOf(gameId)).records;
+    const reclaimer = new DynamoStartingRecordReclaimer(documentClient(stack.tables.client), loadConfig().tables);
+    const ref = { game_id: gameId, op_id: String(record?.op_id), created_at: String(record?.created_at) };
+    expect(await reclaimer.markReclaiming(ref, new Date().toISOString())).toBe(true);
+    expect((await rowsOf(gameId)).mappings).toHaveLength(120 - 98);
+
+    // Act
+    const result = await reconciler(pastTimeout).run();
+
+    // Assess
+    expect(result).toEqual({ examined: 1, reclaimed: 1 });
+    const rows = await rowsOf(gameId);
+    expect(rows.records).toEqual([]);
+    expect(rows.mappings).toEqual([]);
+    expect(rows.log.map((e) => e.error_code)).toEqual(['registration_abandoned']);
+  });
+
+  it('leaves a completed registration alone', async () => {
+    const gameId = newGame();
+    expect(parse(await handler(apiEvent(registerBody(gameId, stack.engine.url)), lambdaContext())).status).toBe(201);
+    const before = await rowsOf(gameId);
+
+    const result = await reconciler(pastTimeout).run();
+
+    expect(result).toEqual({ examined: 0, reclaimed: 0 });
+    expect(await rowsOf(gameId)).toEqual(before);
+  });
+
+  it('a slow registration whose record was marked meanwhile rolls itself back', async () => {
+    // Prepare: while the engine holds the init call, the reconciler marks the record.
+    const gameId = newGame();
+    const reclaimer = new DynamoStartingRecordReclaimer(documentClient(stack.tables.client), loadConfig().tables);
+    stack.engine.setNextHandler((_req, res, body) => {
+      void (async () => {
+        const [record] = (await rowsOf(gameId)).records;
+        await reclaimer.markReclaiming(
+          { game_id: gameId, op_id: String(record?.op_id), created_at: String(record?.created_at) },
+          new Date().toISOString(),
+        );
+        const races = (body as { races: { race_name: string }[] }).races;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ players: races.map((r, i) => ({ race_name: r.race_name, engine_player_uuid: `p${i}`, planets: 1, population: 1 })) }));
+      })();
+    });
+
+    // Act
+    const res = parse(await handler(apiEvent(registerBody(gameId, stack.engine.url)), lambdaContext()));
+
+    // Assess: refused compare-and-set -> rollback, not a running record without mappings.
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('conflict');
+    const rows = await rowsOf(gameId);
+    expect(rows.records).toEqual([]);
+    expect(rows.mappings).toEqual([]);
+    expect(rows.log.map((e) => e.error_code)).toEqual(['conflict']);
+    expect(await reconciler(pastTimeout).run()).toEqual({ examined: 0, reclaimed: 0 });
+  });
+
+  it('a slow registration whose record was reclaimed meanwhile writes nothing', async () => {
+    const gameId = newGame();
+    stack.engine.setNextHandler((_req, res, body) => {
+      void (async () => {
+        await reconciler(pastTimeout).run();
+        const races = (body as { races: { race_name: string }[] }).races;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ players: races.map((r, i) => ({ race_name: r.race_name, engine_player_uuid: `p${i}`, planets: 1, population: 1 })) }));
+      })();
+    });
+
+    const res = parse(await handler(apiEvent(registerBody(gameId, stack.engine.url)), lambdaContext()));
+
+    expect(res.status).toBe(409);
+    const rows = await rowsOf(gameId);
+    expect(rows.records).toEqual([]);
+    expect(rows.mappings).toEqual([]);
+    expect(rows.log.map((e) => e.error_code).sort()).toEqual(['conflict', 'registration_abandoned']);
+  });
+});
