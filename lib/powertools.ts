@@ -11,7 +11,6 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { Log } from './ports.ts';
 
 export const DEFAULT_SERVICE_NAME = 'game-master';
 export const DEFAULT_METRICS_NAMESPACE = 'Galaxy/GameMaster';
@@ -35,17 +34,6 @@ function fromEnv(name: string, fallback: string): string {
 export const serviceName = fromEnv('POWERTOOLS_SERVICE_NAME', DEFAULT_SERVICE_NAME);
 
 export const logger = new Logger({ serviceName });
-
-/**
- * The shared logger as the use cases' Log port. Logger itself does not
- * type-check as Log: its rest parameter refuses the `undefined` that an
- * optional `extra` may be (at run time it skips it).
- */
-export const log: Log = {
-  info: (message, extra) => logger.info(message, extra ?? {}),
-  warn: (message, extra) => logger.warn(message, extra ?? {}),
-  error: (message, extra) => logger.error(message, extra ?? {}),
-};
 
 export const metrics = new QuietMetrics({
   namespace: fromEnv('POWERTOOLS_METRICS_NAMESPACE', DEFAULT_METRICS_NAMESPACE),

@@ -2,7 +2,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PowertoolsTelemetry } from '../../lib/adapters/telemetry.ts';
 import type { Telemetry } from '../../lib/ports.ts';
-import { log, logger, metrics, QuietMetrics } from '../../lib/powertools.ts';
+import { logger, metrics, QuietMetrics } from '../../lib/powertools.ts';
 import { captureEmf, type EmfCapture } from '../support/emf.ts';
 
 describe('Class: PowertoolsTelemetry', () => {
@@ -174,23 +174,6 @@ describe('Module: powertools', () => {
     vi.unstubAllEnvs();
     vi.resetModules();
     vi.restoreAllMocks();
-  });
-
-  it('hands the Log port\'s calls to the shared Logger', () => {
-    // Prepare
-    const info = vi.spyOn(logger, 'info').mockImplementation(() => {});
-    const warn = vi.spyOn(logger, 'warn').mockImplementation(() => {});
-    const error = vi.spyOn(logger, 'error').mockImplementation(() => {});
-
-    // Act
-    log.info('runtime registered', { game_id: 'g-1' });
-    log.warn('register runtime failed', { error_code: 'conflict' });
-    log.error('rollback failed', {});
-
-    // Assess
-    expect(info).toHaveBeenCalledWith('runtime registered', { game_id: 'g-1' });
-    expect(warn).toHaveBeenCalledWith('register runtime failed', { error_code: 'conflict' });
-    expect(error).toHaveBeenCalledWith('rollback failed', {});
   });
 
   it('defaults the service to game-master and the namespace to Galaxy/GameMaster', async () => {
