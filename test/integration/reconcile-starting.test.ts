@@ -174,6 +174,48 @@ describe('Function: reconcileStarting (DynamoDB Local)', () => {
     expect(rows.log.map((e) => e.error_code)).toEqual(['registration_abandoned']);
   });
 
+  it('a keyed call killed mid-flight holds its key until its Lambda deadline, then its retry succeeds once reclaimed', async () => {
+    // Prepare: a call with an Idempotency-Key and a 3 s deadline, killed while the engine hangs.
+    const gameId = newGame();
+    const key = `killed-${gameId}`;
+    const hung = registerBody(gameId, `${stack.engine.url}/hang`);
+    const engineCalls = stack.engine.calls.length;
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(apiEvent(hung, { headers: { 'Idempotency-Key': key } }))], {
+      env: { ...process.env, ...stack.env, REMAINING_MS: '3000', POWERTOOLS_LOG_LEVEL: 'SILENT' },
+      stdio: 'ignore',
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const killedAt = Date.now();
+    await until('the engine call', () => stack.engine.calls.length > engineCalls);
+    child.kill('SIGKILL');
+    await exited;
+    const retry = async () =>
+      parse(await handler(apiEvent(hung, { headers: { 'Idempotency-Key': key } }), lambdaContext()));
+
+    // Act + Assess: before the dead call's deadline the key is still held...
+    const early = await retry();
+    expect(early.status).toBe(409);
+    expect(early.body.error.code).toBe('request_in_progress');
+    expect(Number(early.headers['retry-after'])).toBeLessThanOrEqual(3);
+
+    // ...after it, the retry runs, and meets the abandoned record (not remembered)...
+    await new Promise((r) => setTimeout(r, Math.max(0, killedAt + 3_500 - Date.now())));
+    stack.engine.setNextHandler((_req, res, body) => {
+      const races = (body as { races: { race_name: string }[] }).races;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ players: races.map((r, i) => ({ race_name: r.race_name, engine_player_uuid: `p${i}`, planets: 1, population: 1 })) }));
+    });
+    const blocked = await retry();
+    expect(blocked.status).toBe(409);
+    expect(blocked.body.error.code).toBe('conflict');
+
+    // ...and once the reconciler reclaimed it, the same retry registers the game.
+    expect(await reconciler(pastTimeout).run()).toEqual({ examined: 1, reclaimed: 1 });
+    const done = await retry();
+    expect(done.status).toBe(201);
+    expect((await rowsOf(gameId)).records[0]?.status).toBe('running');
+  });
+
   it('leaves a completed registration alone', async () => {
     const gameId = newGame();
     expect(parse(await handler(apiEvent(registerBody(gameId, stack.engine.url)), lambdaContext())).status).toBe(201);
