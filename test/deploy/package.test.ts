@@ -377,6 +377,26 @@ describe('serverless package (stage ci, no AWS credentials)', () => {
     expect(fn(RECONCILE).Properties.Timeout).toBeLessThan(60);
   });
 
+  it('alarms on crashes of both functions and on abandoned registrations', () => {
+    const alarms = Object.values(resources).filter((r: Json) => r.Type === 'AWS::CloudWatch::Alarm');
+    const onFunction = (name: string, metric: string) =>
+      alarms.some(
+        (a: Json) =>
+          a.Properties.Namespace === 'AWS/Lambda' &&
+          a.Properties.MetricName === metric &&
+          a.Properties.Dimensions?.some((d: Json) => d.Name === 'FunctionName' && d.Value === fn(name).Properties.FunctionName),
+      );
+    expect(onFunction(REGISTER, 'Errors')).toBe(true);
+    expect(onFunction(RECONCILE, 'Errors')).toBe(true);
+    const abandoned = alarms.find((a: Json) => a.Properties.MetricName === 'register_runtime_outcomes');
+    expect(abandoned?.Properties.Namespace).toBe('Galaxy/GameMaster');
+    expect(Object.fromEntries(abandoned.Properties.Dimensions.map((d: Json) => [d.Name, d.Value]))).toEqual({
+      service: 'game-master',
+      outcome: 'failure',
+      error_code: 'registration_abandoned',
+    });
+  });
+
   it('names no account id', () => {
     expect(JSON.stringify(template)).not.toMatch(/arn:aws[\w-]*:[\w-]+:[\w-]*:\d{12}:/);
   });
