@@ -1,7 +1,18 @@
 /**
- * A loopback HTTP proxy in front of DynamoDB Local that can hold chosen
- * requests forever (until closed), so a test can kill a registration at a
- * precise point: after some writes landed, before the next one.
+ * A loopback HTTP proxy in front of DynamoDB Local, for putting the store
+ * at fault at a precise request:
+ *
+ * - holdIf: hold matching requests forever (until closed), so a test can
+ *   kill a registration at a precise point: after some writes landed,
+ *   before the next one;
+ * - fault: answer matching requests with a fault instead of (or after)
+ *   forwarding them: a DynamoDB-style 500 or throttling error, a dropped
+ *   connection, a request forwarded and committed upstream whose answer is
+ *   then dropped (the ambiguous case), or no answer at all.
+ *
+ * Requests are matched on their operation (X-Amz-Target) and body; see
+ * `requestIs` for the usual predicates (operation, table, the commit
+ * transaction carrying an `Update`).
  */
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -9,6 +20,51 @@ import type { AddressInfo, Socket } from 'node:net';
 export interface HeldRequest {
   target: string;
   body: string;
+}
+
+/** A request as the proxy saw it. */
+export interface ProxiedRequest extends HeldRequest {
+  /** The operation: the X-Amz-Target suffix (`PutItem`, `TransactWriteItems`, ...). */
+  op: string;
+  /** Every `TableName` in the body (one per member for a transaction). */
+  tables: string[];
+}
+
+/**
+ * - `internal-error`: HTTP 500, `InternalServerError` (the SDK retries it);
+ * - `throttle`: HTTP 400, `ThrottlingException` (retried, with the throttling back-off);
+ * - `provisioned-throughput`: HTTP 400, `ProvisionedThroughputExceededException` (idem);
+ * - `drop`: the connection is destroyed, nothing forwarded, nothing answered;
+ * - `commit-then-drop`: forwarded and answered upstream (the write lands), then
+ *   the connection is destroyed before the caller sees the answer;
+ * - `hang`: never forwarded, never answered (until the proxy closes).
+ */
+export type FaultMode = 'internal-error' | 'throttle' | 'provisioned-throughput' | 'drop' | 'commit-then-drop' | 'hang';
+
+export interface FaultRule {
+  match: (req: ProxiedRequest) => boolean;
+  mode: FaultMode;
+  /** Matching requests to let through untouched before faulting (default 0). */
+  after?: number;
+  /** How many matching requests to fault, after those (default: every one). */
+  times?: number;
+}
+
+export interface Fault {
+  /** Matching requests faulted so far. */
+  readonly faulted: number;
+  /** Matching requests seen so far (passed through or faulted). */
+  readonly seen: number;
+  /** Stops applying this rule. */
+  remove(): void;
+}
+
+/** What happened to one request, in arrival order. */
+export interface ProxyLogEntry extends ProxiedRequest {
+  /** The fault applied, if any. */
+  fault?: FaultMode;
+  /** The status DynamoDB Local answered, when the request was forwarded and answered upstream. */
+  upstreamStatus?: number;
 }
 
 export interface DynamoProxy {
@@ -19,7 +75,64 @@ export interface DynamoProxy {
   nextHeld(): Promise<HeldRequest>;
   /** Operations (X-Amz-Target suffix) forwarded so far, in order. */
   forwarded: string[];
+  /** Adds a fault rule; the first active rule that matches a request applies. */
+  fault(rule: FaultRule): Fault;
+  /** Removes every fault rule. */
+  clearFaults(): void;
+  /** Every request not held, in arrival order, with its fault and upstream status. */
+  requests: ProxyLogEntry[];
   close(): Promise<void>;
+}
+
+const ERROR_TYPES = {
+  'internal-error': { status: 500, type: 'InternalServerError' },
+  throttle: { status: 400, type: 'ThrottlingException' },
+  'provisioned-throughput': { status: 400, type: 'ProvisionedThroughputExceededException' },
+} as const;
+
+/** Every `TableName` value in a JSON request body. */
+function tablesIn(body: string): string[] {
+  const names: string[] = [];
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) {
+      for (const v of value) walk(v);
+    } else if (value !== null && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) {
+        if (k === 'TableName' && typeof v === 'string') names.push(v);
+        else walk(v);
+      }
+    }
+  };
+  try {
+    walk(JSON.parse(body));
+  } catch {
+    // not JSON: no tables
+  }
+  return names;
+}
+
+/** Predicate builder: every given condition must hold. */
+export function requestIs(filter: {
+  /** X-Amz-Target suffix, e.g. `PutItem`. */
+  op?: string;
+  /** A table the request touches. */
+  table?: string;
+  /** For TransactWriteItems: true for a transaction carrying an `Update` (the commit's compare-and-set), false for one without. */
+  withUpdate?: boolean;
+  /** A substring of the raw body. */
+  bodyIncludes?: string;
+}): (req: ProxiedRequest) => boolean {
+  return (req) =>
+    (filter.op === undefined || req.op === filter.op) &&
+    (filter.table === undefined || req.tables.includes(filter.table)) &&
+    (filter.withUpdate === undefined || req.body.includes('"Update"') === filter.withUpdate) &&
+    (filter.bodyIncludes === undefined || req.body.includes(filter.bodyIncludes));
+}
+
+interface ActiveRule extends FaultRule {
+  seen: number;
+  faulted: number;
+  removed: boolean;
 }
 
 export async function startDynamoProxy(upstream: string): Promise<DynamoProxy> {
@@ -28,6 +141,34 @@ export async function startDynamoProxy(upstream: string): Promise<DynamoProxy> {
   let hold: ((req: HeldRequest) => boolean) | undefined;
   let waiters: ((req: HeldRequest) => void)[] = [];
   const forwarded: string[] = [];
+  const requests: ProxyLogEntry[] = [];
+  let rules: ActiveRule[] = [];
+
+  /** The rule that faults this request, counting it against every rule it matches up to that one. */
+  const ruleFor = (req: ProxiedRequest): ActiveRule | undefined => {
+    for (const rule of rules) {
+      if (rule.removed || !rule.match(req)) continue;
+      rule.seen += 1;
+      if (rule.seen <= (rule.after ?? 0)) continue;
+      if (rule.faulted >= (rule.times ?? Number.POSITIVE_INFINITY)) continue;
+      rule.faulted += 1;
+      return rule;
+    }
+    return undefined;
+  };
+
+  const forward = (req: IncomingMessage, body: Buffer, entry: ProxyLogEntry, onAnswer: (up: IncomingMessage) => void) => {
+    forwarded.push(entry.op);
+    const upstreamReq = httpRequest(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        entry.upstreamStatus = up.statusCode;
+        onAnswer(up);
+      },
+    );
+    upstreamReq.on('error', () => req.socket.destroy());
+    upstreamReq.end(body);
+  };
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -41,16 +182,46 @@ export async function startDynamoProxy(upstream: string): Promise<DynamoProxy> {
         for (const resolve of w) resolve(held);
         return; // never answered
       }
-      forwarded.push(held.target.split('.').pop() ?? '');
-      const upstreamReq = httpRequest(
-        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-        (up) => {
+      const seen: ProxiedRequest = { ...held, op: held.target.split('.').pop() ?? '', tables: tablesIn(held.body) };
+      const entry: ProxyLogEntry = { ...seen };
+      requests.push(entry);
+      const rule = ruleFor(seen);
+      if (rule === undefined) {
+        forward(req, body, entry, (up) => {
           res.writeHead(up.statusCode ?? 500, up.headers);
           up.pipe(res);
-        },
-      );
-      upstreamReq.on('error', () => res.destroy());
-      upstreamReq.end(body);
+        });
+        return;
+      }
+      entry.fault = rule.mode;
+      switch (rule.mode) {
+        case 'internal-error':
+        case 'throttle':
+        case 'provisioned-throughput': {
+          const { status, type } = ERROR_TYPES[rule.mode];
+          const payload = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: 'injected' });
+          res.writeHead(status, {
+            'content-type': 'application/x-amz-json-1.0',
+            'content-length': Buffer.byteLength(payload),
+            'x-amzn-requestid': `injected-${requests.length}`,
+          });
+          res.end(payload);
+          return;
+        }
+        case 'drop':
+          req.socket.destroy();
+          return;
+        case 'commit-then-drop':
+          // Let DynamoDB Local apply the request and answer in full, then
+          // drop the connection: the caller never learns that it landed.
+          forward(req, body, entry, (up) => {
+            up.resume();
+            up.on('end', () => req.socket.destroy());
+          });
+          return;
+        case 'hang':
+          return; // never answered
+      }
     });
   });
   server.on('connection', (s: Socket) => {
@@ -62,11 +233,32 @@ export async function startDynamoProxy(upstream: string): Promise<DynamoProxy> {
   return {
     url: `http://127.0.0.1:${port}`,
     forwarded,
+    requests,
     holdIf(predicate) {
       hold = predicate;
     },
     nextHeld() {
       return new Promise((resolve) => waiters.push(resolve));
+    },
+    fault(rule) {
+      const active: ActiveRule = { ...rule, seen: 0, faulted: 0, removed: false };
+      rules.push(active);
+      return {
+        get faulted() {
+          return active.faulted;
+        },
+        get seen() {
+          return active.seen;
+        },
+        remove() {
+          active.removed = true;
+          rules = rules.filter((r) => r !== active);
+        },
+      };
+    },
+    clearFaults() {
+      for (const r of rules) r.removed = true;
+      rules = [];
     },
     async close() {
       for (const s of sockets) s.destroy();
