@@ -3,6 +3,8 @@
  * a missing or malformed variable fails the cold start with a message that
  * names it, not a request later.
  */
+import { isIP } from 'node:net';
+
 export interface Config {
   tables: {
     runtimeRecords: string;
@@ -27,6 +29,9 @@ export class ConfigError extends Error {
 export const ROLLBACK_RESERVE_MS = 2000;
 
 type Env = Record<string, string | undefined>;
+
+/** A host name glob, or a bracketed IPv6 glob. */
+const HOST_GLOB = /^(?:[A-Za-z0-9*._-]+|\[[0-9A-Fa-f:.*]+\])$/;
 
 function required(env: Env, name: string): string {
   const value = env[name]?.trim();
@@ -57,6 +62,12 @@ export function loadConfig(env: Env = process.env): Config {
     .map((h) => h.trim())
     .filter((h) => h.length > 0);
   if (hosts.length === 0) throw new ConfigError('environment variable ENGINE_ALLOWED_HOSTS must name at least one host glob');
+  for (const glob of hosts) {
+    // A host glob only: a scheme, port or path would silently match nothing.
+    if (!HOST_GLOB.test(glob) && isIP(glob) === 0) {
+      throw new ConfigError(`environment variable ENGINE_ALLOWED_HOSTS: "${glob}" is not a host glob (letters, digits, . - _ and *, or an IP address; no scheme, port or path)`);
+    }
+  }
   return {
     tables: {
       runtimeRecords: required(env, 'RUNTIME_RECORDS_TABLE'),

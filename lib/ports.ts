@@ -21,6 +21,13 @@ export interface RuntimeRecordStore {
   exists(gameId: string, signal?: AbortSignal): Promise<boolean>;
   /** Inserts the `starting` record; StoreConflictError when one exists. */
   insertStarting(record: RuntimeRecord, opId: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Puts the record back to `starting`, marked as being reclaimed, only if it
+   * still carries opId: a commit whose outcome is unknown may have made it
+   * `running`, and if the rollback that follows stops halfway, the
+   * reconciler must still find it (through the starting index) and finish.
+   */
+  markAbandoned(gameId: string, opId: string, now: string, signal?: AbortSignal): Promise<void>;
   /** Deletes the record only if it still carries opId (proof it is ours). */
   deleteOwned(gameId: string, opId: string, signal?: AbortSignal): Promise<void>;
 }

@@ -28,11 +28,18 @@ import { ReconcileStarting } from './reconcile-starting/reconcile-starting.ts';
  * SDK's standard AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_EVENTBRIDGE.
  */
 export function createDynamoClient(): DynamoDBClient {
-  return new DynamoDBClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 1000, requestTimeout: 3000 } });
+  return new DynamoDBClient({
+    maxAttempts: 3,
+    // throwOnRequestTimeout: without it the SDK only warns and keeps waiting.
+    requestHandler: { connectionTimeout: 1000, requestTimeout: 2000, throwOnRequestTimeout: true },
+  });
 }
 
 export function createEventBridgeClient(): EventBridgeClient {
-  return new EventBridgeClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 } });
+  return new EventBridgeClient({
+    maxAttempts: 2,
+    requestHandler: { connectionTimeout: 1000, requestTimeout: 2000, throwOnRequestTimeout: true },
+  });
 }
 
 export interface RegistrationOverrides {

@@ -44,10 +44,14 @@ async function registerRuntime(event: APIGatewayProxyEventV2, context: Context):
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>()
   .use(injectLambdaContext(logger))
   .use({
-    // Only a defect gets here: answer the generic 500, still as JSON.
+    // Only a defect, or Middy giving up just before the Lambda deadline, gets
+    // here; still a JSON answer with a stable code.
     onError: async (request) => {
       logger.error('unhandled error', { error: request.error });
-      request.response = errorAnswer('internal_error', 'internal error');
+      request.response =
+        request.error?.name === 'TimeoutError'
+          ? errorAnswer('service_unavailable', 'register runtime: did not finish before the function deadline')
+          : errorAnswer('internal_error', 'internal error');
     },
   })
   .handler(registerRuntime);

@@ -115,11 +115,36 @@ export class DynamoRuntimeRecordStore implements RuntimeRecordStore {
           // One runtime per game: losing this race is `conflict`, and the
           // other caller's row is left exactly as it is.
           ConditionExpression: 'attribute_not_exists(game_id)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
         { abortSignal: signal },
       );
     } catch (err) {
+      // The SDK retried a Put whose first answer was lost after it landed:
+      // the row in the way is this operation's own insert, not a conflict.
+      if (err instanceof ConditionalCheckFailedException && err.Item?.op_id?.S === opId) return;
       throw storeError('insert runtime record', err, 'runtime record already exists');
+    }
+  }
+
+  async markAbandoned(gameId: string, opId: string, now: string, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { game_id: gameId },
+          UpdateExpression:
+            'SET #status = :starting, starting_marker = :marker, reclaim_started_at = if_not_exists(reclaim_started_at, :now)',
+          // Ours only; a record of another operation (or none) is left alone.
+          ConditionExpression: 'op_id = :op',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':starting': 'starting', ':marker': STARTING_MARKER, ':now': now, ':op': opId },
+        }),
+        { abortSignal: signal },
+      );
+    } catch (err) {
+      if (conditionRefused(err)) return;
+      throw storeError('mark runtime record abandoned', err);
     }
   }
 
@@ -169,13 +194,22 @@ export class DynamoEngineVersionStore implements EngineVersionStore {
   }
 }
 
-/** The operation-log Put: never overwrites another entry. */
+/**
+ * The operation-log Put: never overwrites another operation's entry. A
+ * failure entry may replace the success entry of its own operation (same
+ * op_id): that happens when the commit landed but its answer was lost, and
+ * the rollback then removed what the commit wrote.
+ */
 function operationLogPut(table: string, entry: OperationEntry) {
-  return {
-    TableName: table,
-    Item: entry,
-    ConditionExpression: 'attribute_not_exists(op_id)',
-  };
+  if (entry.outcome === 'failure') {
+    return {
+      TableName: table,
+      Item: entry,
+      ConditionExpression: 'attribute_not_exists(op_id) OR outcome = :success',
+      ExpressionAttributeValues: { ':success': 'success' },
+    };
+  }
+  return { TableName: table, Item: entry, ConditionExpression: 'attribute_not_exists(op_id)' };
 }
 
 export class DynamoOperationLogStore implements OperationLogStore {
@@ -188,6 +222,9 @@ export class DynamoOperationLogStore implements OperationLogStore {
     try {
       await this.doc.send(new PutCommand(operationLogPut(this.table, entry)), { abortSignal: signal });
     } catch (err) {
+      // op_ids are unique per operation: a refused condition means this very
+      // entry is already there (an SDK retry of a Put whose answer was lost).
+      if (conditionRefused(err)) return;
       throw storeError('append operation log', err);
     }
   }

@@ -42,9 +42,16 @@ const STEP = 'engine init';
 /** Largest delay setTimeout (and so AbortSignal.timeout) honours. */
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
+/**
+ * Text from the engine is bounded: it ends up in rows, messages and log
+ * lines, and DynamoDB items and CloudWatch events have size limits. A
+ * roster race name is at most 64 code points (128 UTF-16 units).
+ */
+const MAX_ENGINE_TEXT = 256;
+
 const PlayerSchema = v.object({
-  race_name: v.string(),
-  engine_player_uuid: v.pipe(v.string(), v.nonEmpty()),
+  race_name: v.pipe(v.string(), v.maxLength(MAX_ENGINE_TEXT)),
+  engine_player_uuid: v.pipe(v.string(), v.nonEmpty(), v.maxLength(MAX_ENGINE_TEXT)),
   planets: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
   population: v.pipe(v.number(), v.finite(), v.minValue(0)),
 });

@@ -72,6 +72,10 @@ export class KeyStore extends DynamoDBPersistenceLayer {
     } catch (err) {
       const existing = err instanceof IdempotencyItemAlreadyExistsError ? err.existingRecord : undefined;
       if (existing?.inProgressExpiryTimestamp !== undefined && existing.getStatus() === IdempotencyRecordStatus.INPROGRESS) {
+        // The SDK retried a Put whose answer was lost after it landed: the
+        // record in the way is this call's own (same body hash, same
+        // deadline to the millisecond), so the key is taken.
+        if (existing.inProgressExpiryTimestamp === record.inProgressExpiryTimestamp && existing.payloadHash === record.payloadHash) return;
         this.#inProgressUntil.set(record.idempotencyKey, existing.inProgressExpiryTimestamp);
       }
       throw err;

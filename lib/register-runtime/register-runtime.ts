@@ -41,7 +41,7 @@ import {
   StoreUnavailableError,
   type Telemetry,
 } from '../ports.ts';
-import { parseBody, type RegisterRequest, usableGameId, validateRegisterRequest } from './validation.ts';
+import { goQuote as quote, parseBody, type RegisterRequest, usableGameId, validateRegisterRequest } from './validation.ts';
 
 export interface RegisterCall {
   /** The raw request body as API Gateway hands it over. */
@@ -75,8 +75,6 @@ export interface RegisterRuntimeDeps {
 /** Bounds of the clean-up budget (rollback + failure audit). */
 const CLEANUP_MIN_MS = 500;
 const CLEANUP_MAX_MS = 5000;
-/** The engine is never given less than this, however late the call starts. */
-const ENGINE_MIN_TIMEOUT_MS = 100;
 
 /** A step failed with a stable code: the operation stops and rolls back. */
 class StepFailure extends Error {
@@ -97,6 +95,8 @@ interface Operation {
   gameId: string | undefined;
   /** The raw target_engine_version, for log lines of invalid requests. */
   engineVersion: string;
+  /** The body, decoded and parsed once. */
+  parsed: ReturnType<typeof parseBody>;
   /** Aborts the operation's store calls when only the rollback reserve is left. */
   signal: AbortSignal;
   /** This operation inserted the runtime record (so it may roll it back). */
@@ -162,6 +162,7 @@ export class RegisterRuntime {
       startedAt,
       gameId: usableGameId(raw),
       engineVersion: typeof version === 'string' ? version.slice(0, 128) : '',
+      parsed,
       signal: AbortSignal.timeout(Math.max(1, call.remainingTimeMs() - ROLLBACK_RESERVE_MS)),
       inserted: false,
       mappingsWritten: false,
@@ -170,9 +171,8 @@ export class RegisterRuntime {
 
   /** 0. Shape, the seed's eight checks in order, then limits, cron, endpoint and host allowlist. */
   private validateInput(op: Operation): RegisterRequest {
-    const parsed = parseBody(op.call.body, op.call.isBase64Encoded);
-    if (!parsed.ok) throw new StepFailure('invalid_request', parsed.message);
-    const result = validateRegisterRequest(parsed.value, {
+    if (!op.parsed.ok) throw new StepFailure('invalid_request', op.parsed.message);
+    const result = validateRegisterRequest(op.parsed.value, {
       opSource: op.call.opSource,
       allowedHosts: this.deps.settings.allowedHosts,
     });
@@ -228,10 +228,8 @@ export class RegisterRuntime {
 
   /** 4. POST /admin/init, bounded so that a hung engine leaves time to roll back. */
   private async callEngineInit(op: Operation, request: RegisterRequest): Promise<EngineInitPlayer[]> {
-    const timeoutMs = Math.max(
-      ENGINE_MIN_TIMEOUT_MS,
-      Math.min(this.deps.settings.engineTimeoutMs, op.call.remainingTimeMs() - ROLLBACK_RESERVE_MS),
-    );
+    // No time left (<= 0) is answered by the engine client without a call.
+    const timeoutMs = Math.min(this.deps.settings.engineTimeoutMs, op.call.remainingTimeMs() - ROLLBACK_RESERVE_MS);
     try {
       return await this.deps.engine.init(
         request.engine_endpoint,
@@ -258,10 +256,10 @@ export class RegisterRuntime {
     const seen = new Set<string>();
     for (const player of players) {
       if (!roster.has(player.race_name)) {
-        throw new StepFailure('engine_protocol_violation', `engine returned race ${JSON.stringify(player.race_name)} not present in roster`);
+        throw new StepFailure('engine_protocol_violation', `engine returned race ${quote(player.race_name)} not present in roster`);
       }
       if (seen.has(player.race_name)) {
-        throw new StepFailure('engine_protocol_violation', `engine returned race ${JSON.stringify(player.race_name)} twice`);
+        throw new StepFailure('engine_protocol_violation', `engine returned race ${quote(player.race_name)} twice`);
       }
       seen.add(player.race_name);
     }
@@ -400,6 +398,10 @@ export class RegisterRuntime {
     const gameId = op.gameId as string;
     if (op.mappingsWritten) {
       try {
+        // The commit's outcome may be unknown (its answer lost): first make
+        // sure the record is a reclaimable `starting` one again, so that a
+        // rollback stopped halfway is still found and finished.
+        await this.deps.records.markAbandoned(gameId, op.opId, this.clock().toISOString(), signal);
         await this.deps.committer.deleteOwnedMappings(gameId, op.opId, signal);
       } catch (err) {
         // Keep the `starting` record: it is what lets the reconciler find

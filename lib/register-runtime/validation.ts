@@ -54,7 +54,10 @@ export type Validation<T> = { ok: true; value: T } | { ok: false; message: strin
 export const REGISTER_OP_SOURCES: readonly string[] = ['lobby_internal', 'admin_rest'];
 
 const NOT_AN_OBJECT = 'request body must be a JSON object';
-const NOT_JSON = 'request body is not valid JSON';
+/** The spec has one message for a body that is not a JSON object, parsable or not. */
+const NOT_JSON = NOT_AN_OBJECT;
+/** Values quoted in messages are cut here, so a message never echoes a huge input. */
+const MAX_QUOTED = 128;
 
 const ID_PATTERN = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._:@-]{0,${LIMITS.idLength - 1}}$`);
 const VERSION_PATTERN = new RegExp(`^[A-Za-z0-9.+-]{1,${LIMITS.versionLength}}$`);
@@ -85,10 +88,12 @@ function isBlank(text: string): boolean {
   return GO_BLANK.test(text);
 }
 
-/** Go's strconv.Quote (what %q prints), for the seed's messages. */
+/** Go's strconv.Quote (what %q prints), for the seed's messages; cut after MAX_QUOTED characters (then `...` follows). */
 export function goQuote(text: string): string {
+  const chars = [...text];
+  const cut = chars.length > MAX_QUOTED;
   let out = '"';
-  for (const ch of text) {
+  for (const ch of cut ? chars.slice(0, MAX_QUOTED) : chars) {
     const cp = ch.codePointAt(0) ?? 0xfffd;
     if (ch === '"' || ch === '\\') out += `\\${ch}`;
     else if (cp >= 0xd800 && cp <= 0xdfff) out += '\ufffd'; // Go has no lone surrogates: its JSON decoder makes them U+FFFD.
@@ -104,7 +109,7 @@ export function goQuote(text: string): string {
     else if (cp < 0x10000) out += `\\u${cp.toString(16).padStart(4, '0')}`;
     else out += `\\U${cp.toString(16).padStart(8, '0')}`;
   }
-  return `${out}"`;
+  return cut ? `${out}"...` : `${out}"`;
 }
 
 function isPlainObject(value: unknown): value is object {
@@ -183,6 +188,11 @@ function checkShape(raw: unknown): Shape {
     if (!Array.isArray(rawMembers)) return { ok: false, message: 'members must be an array' };
     for (let i = 0; i < rawMembers.length; i++) {
       const member: unknown = own(rawMembers, String(i));
+      // A null member counts as an empty one (the seed decodes it to a zero Member).
+      if (member === null || member === undefined) {
+        members.push({ user_id: '', race_name: '' });
+        continue;
+      }
       if (!isPlainObject(member)) return { ok: false, message: `members[${i}] must be an object` };
       const userId = stringField(member, 'user_id', `members[${i}].user_id`);
       if (!userId.ok) return userId;

@@ -211,6 +211,8 @@ describe('Class: HttpEngineClient', () => {
       ['planets as a string', { players: [{ race_name: 'Zorgons', engine_player_uuid: 'u', planets: '3', population: 1 }] }],
       ['a negative population', { players: [{ race_name: 'Zorgons', engine_player_uuid: 'u', planets: 1, population: -0.5 }] }],
       ['a race name that is not a string', { players: [{ race_name: 7, engine_player_uuid: 'u', planets: 1, population: 1 }] }],
+      ['a race name over 256 characters', { players: [{ race_name: 'X'.repeat(257), engine_player_uuid: 'u', planets: 1, population: 1 }] }],
+      ['a uuid over 256 characters', { players: [{ race_name: 'Zorgons', engine_player_uuid: 'u'.repeat(257), planets: 1, population: 1 }] }],
     ])('refuses an answer with %s', async (_, answer) => {
       // Prepare
       const engineClient = client();

@@ -191,6 +191,35 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
     });
   });
 
+  describe('writes that land but whose answer is lost once: the SDK retry meets its own write', () => {
+    it('the insert: the retry is refused by this operation\'s own record, which is no conflict: 201, whole', async () => {
+      const gameId = newGame();
+      const fault = proxy.fault({ match: at.insert(), mode: 'commit-then-drop', times: 1 });
+
+      const res = await register(gameId);
+
+      expect(res.status).toBe(201);
+      expect(fault.faulted).toBe(1);
+      const rows = await rowsOf(gameId);
+      expect(rows.records).toEqual([expect.objectContaining({ status: 'running' })]);
+      expect(rows.mappings).toHaveLength(2);
+      expect(rows.log.map((e) => e.outcome)).toEqual(['success']);
+    });
+
+    it('the Idempotency-Key put: the retry meets this call\'s own in-progress record: 201, not request_in_progress', async () => {
+      const gameId = newGame();
+      const fault = proxy.fault({ match: requestIs({ op: 'PutItem', table: stack.tables.names.idempotency }), mode: 'commit-then-drop', times: 1 });
+      const body = registerBody(gameId, stack.engine.url);
+
+      const res = parse(await handler(apiEvent(body, { headers: { 'Idempotency-Key': `k-${gameId}` } }), lambdaContext()));
+
+      expect(fault.faulted).toBe(1);
+      expect(res.status).toBe(201);
+      const replay = parse(await handler(apiEvent(body, { headers: { 'Idempotency-Key': `k-${gameId}` } }), lambdaContext()));
+      expect(replay.headers['idempotent-replayed']).toBe('true');
+    });
+  });
+
   describe('the commit transaction (2 members: mappings + compare-and-set + success entry)', () => {
     it.each<FaultMode>(['internal-error', 'throttle', 'drop'])('%s: 503 and nothing left', async (mode) => {
       // Prepare
@@ -220,13 +249,30 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
       expect(fault.faulted).toBe(3);
       // Every attempt landed or was answered as landed (same ClientRequestToken).
       expect(proxy.requests.slice(from).filter(at.commit()).map((r) => r.upstreamStatus)).toEqual([200, 200, 200]);
+      // The failure entry replaced the success entry the transaction wrote.
+      await expectNothingLeft(gameId, 'service_unavailable', 'commit runtime record: store request failed');
+    });
+
+    it('commit-then-drop, and the rollback of the mappings fails: the record is left reclaimable, and the reconciler finishes', async () => {
+      // Prepare: the commit lands unseen; the rollback's mapping deletes fail.
+      const gameId = newGame();
+      proxy.fault({ match: at.commit(), mode: 'commit-then-drop' });
+      proxy.fault({ match: at.mappingDelete(), mode: 'internal-error' });
+
+      // Act
+      const res = await register(gameId);
+
+      // Assess: the `running` record went back to a marked `starting` one.
+      expectUnavailable(res, 'commit runtime record');
+      const left = await rowsOf(gameId);
+      expect(left.records).toEqual([expect.objectContaining({ status: 'starting', starting_marker: 'starting', reclaim_started_at: expect.any(String) })]);
+      expect(left.mappings).toHaveLength(2);
+      proxy.clearFaults();
+      expect(await lateReconciler().run()).toEqual({ examined: 1, reclaimed: 1 });
       const rows = await rowsOf(gameId);
       expect(rows.records).toEqual([]);
       expect(rows.mappings).toEqual([]);
-      // The operation log is deliberately not asserted here: it should hold
-      // this operation's one failure entry, but the success entry committed
-      // with the transaction keeps the same op_id and the failure entry's
-      // conditional put is refused (an open defect of the use case).
+      expect(rows.log.map((e) => e.error_code).sort()).toEqual(['registration_abandoned', 'service_unavailable']);
     });
 
     it('commit-then-drop once: the SDK retry of the same transaction (same ClientRequestToken) succeeds: 201, whole', async () => {

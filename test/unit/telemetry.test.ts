@@ -2,7 +2,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PowertoolsTelemetry } from '../../lib/adapters/telemetry.ts';
 import type { Telemetry } from '../../lib/ports.ts';
-import { logger, metrics, QuietMetrics } from '../../lib/powertools.ts';
+import { metrics } from '../../lib/powertools.ts';
 import { captureEmf, type EmfCapture } from '../support/emf.ts';
 
 describe('Class: PowertoolsTelemetry', () => {
@@ -122,49 +122,6 @@ describe('Class: PowertoolsTelemetry', () => {
 
       // Assess
       expect(emf.metrics()[0]).toMatchObject({ namespace: 'Other/Space', dimensions: { service: 'svc' } });
-    });
-  });
-});
-
-describe('Class: QuietMetrics', () => {
-  afterEach(() => {
-    vi.restoreAllMocks();
-  });
-
-  describe('Method: publishStoredMetrics', () => {
-    it('prints nothing and warns nothing when nothing was stored', () => {
-      // Prepare
-      const emf = captureEmf();
-      const warn = vi.fn();
-      const quiet = new QuietMetrics({ namespace: 'Galaxy/GameMaster', logger: { warn, info: vi.fn(), error: vi.fn(), debug: vi.fn() } });
-      const stderr = vi.spyOn(process.stderr, 'write');
-      quiet.addDimension('request', 'dropped');
-
-      // Act
-      quiet.publishStoredMetrics();
-      quiet.addMetric('probe', 'Count', 1);
-      quiet.publishStoredMetrics();
-
-      // Assess
-      emf.restore();
-      expect(warn).not.toHaveBeenCalled();
-      expect(stderr).not.toHaveBeenCalled();
-      // The empty flush still cleared the request dimension.
-      expect(emf.metrics()).toEqual([
-        expect.objectContaining({ name: 'probe', dimensionSets: [['service']], dimensions: { service: 'game-master' } }),
-      ]);
-    });
-
-    it('is what the shared metrics object is', () => {
-      // Prepare
-      const warn = vi.spyOn(logger, 'warn');
-
-      // Act
-      metrics.publishStoredMetrics();
-
-      // Assess
-      expect(metrics).toBeInstanceOf(QuietMetrics);
-      expect(warn).not.toHaveBeenCalled();
     });
   });
 });

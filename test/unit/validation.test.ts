@@ -64,11 +64,11 @@ describe('Function: parseBody', () => {
     expect(result).toMatchObject({ ok: false, message: 'request body must be a JSON object' });
   });
 
-  it.each(['{', 'not json', '   ', '{"a":1}x', "{'a':1}", '\ufeff{}'])('rejects %j as not valid JSON', (body) => {
+  it.each(['{', 'not json', '   ', '{"a":1}x', "{'a':1}", '\ufeff{}'])('rejects %j, not JSON, as not a JSON object (the spec\'s one message)', (body) => {
     // Act
     const result = parseBody(body, false);
     // Assess
-    expect(result).toMatchObject({ ok: false, message: 'request body is not valid JSON' });
+    expect(result).toMatchObject({ ok: false, message: 'request body must be a JSON object' });
   });
 
   it('rejects a base64 body that is not UTF-8', () => {
@@ -77,7 +77,7 @@ describe('Function: parseBody', () => {
     // Act
     const result = parseBody(body, true);
     // Assess
-    expect(result).toMatchObject({ ok: false, message: 'request body is not valid JSON' });
+    expect(result).toMatchObject({ ok: false, message: 'request body must be a JSON object' });
   });
 
   describe('Rule: at most 262144 bytes', () => {
@@ -156,7 +156,7 @@ describe('Function: validateRegisterRequest', () => {
       [{ engine_endpoint: {} }, 'engine_endpoint must be a string'],
       [{ members: {} }, 'members must be an array'],
       [{ members: 'u-1' }, 'members must be an array'],
-      [{ members: [{ user_id: 'a', race_name: 'A' }, { user_id: 'b', race_name: 'B' }, null] }, 'members[2] must be an object'],
+      [{ members: [{ user_id: 'a', race_name: 'A' }, { user_id: 'b', race_name: 'B' }, 'x'] }, 'members[2] must be an object'],
       [{ members: [[]] }, 'members[0] must be an object'],
       [{ members: [{ user_id: 'a', race_name: 'A' }, { user_id: 'b', race_name: 'B' }, { user_id: 3 }] }, 'members[2].user_id must be a string'],
       [{ members: [{ user_id: 'a', race_name: false }] }, 'members[0].race_name must be a string'],
@@ -193,6 +193,11 @@ describe('Function: validateRegisterRequest', () => {
       [{ members: [{ user_id: ' ', race_name: 'A' }] }, 'members[0]: user id must not be empty'],
       [{ members: [{ user_id: 'u-1', race_name: 'A' }, { user_id: 'u-2', race_name: null }] }, 'members[1]: race name must not be empty'],
       [{ members: [{}] }, 'members[0]: user id must not be empty'],
+      [{ members: [{ user_id: 'u-1', race_name: 'A' }, null] }, 'members[1]: user id must not be empty'],
+      [
+        { members: [{ user_id: 'u'.repeat(200), race_name: 'A' }, { user_id: 'u'.repeat(200), race_name: 'B' }] },
+        `members carry duplicate entries for "${'u'.repeat(128)}"...`,
+      ],
       [{ target_engine_version: '' }, 'target engine version must not be empty'],
       [{ turn_schedule: null }, 'turn schedule must not be empty'],
       [
