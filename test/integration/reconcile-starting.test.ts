@@ -12,6 +12,7 @@ import type { ReconcileStarting } from '../../lib/reconcile-starting/reconcile-s
 import { buildReconciler } from '../../lib/wiring.ts';
 import { type DynamoProxy, startDynamoProxy } from '../support/dynamo-proxy.ts';
 import { captureEmf } from '../support/emf.ts';
+import { answerRoster } from '../support/engine-server.ts';
 import { apiEvent, lambdaContext, RecordingLog, registerBody } from '../support/harness.ts';
 import { coldStart, type Handler, parse, type Stack, startStack } from '../support/stack.ts';
 
@@ -45,13 +46,7 @@ function reconciler(aheadS: number, log = new RecordingLog()): ReconcileStarting
 }
 const pastTimeout = STARTING_TIMEOUT_S + 5;
 
-async function rowsOf(gameId: string) {
-  return {
-    records: (await stack.tables.scan('runtimeRecords')).filter((r) => r.game_id === gameId),
-    mappings: await stack.tables.query('playerMappings', gameId),
-    log: await stack.tables.query('operationLog', gameId),
-  };
-}
+const rowsOf = (gameId: string) => stack.tables.rowsOf(gameId);
 
 /** Starts a registration in a child process; resolves once it has exited. */
 function registerInChild(body: unknown, env: Record<string, string> = {}): { child: ChildProcess; exited: Promise<void> } {
@@ -203,11 +198,7 @@ describe('Function: reconcileStarting (DynamoDB Local)', () => {
 
     // ...after it, the retry runs, and meets the abandoned record (not remembered)...
     await new Promise((r) => setTimeout(r, Math.max(0, deadline + 100 - Date.now())));
-    stack.engine.setNextHandler((_req, res, body) => {
-      const races = (body as { races: { race_name: string }[] }).races;
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ players: races.map((r, i) => ({ race_name: r.race_name, engine_player_uuid: `p${i}`, planets: 1, population: 1 })) }));
-    });
+    stack.engine.setNextHandler((_req, res, body) => answerRoster(res, body));
     const blocked = await retry();
     expect(blocked.status).toBe(409);
     expect(blocked.body.error.code).toBe('conflict');
@@ -241,9 +232,7 @@ describe('Function: reconcileStarting (DynamoDB Local)', () => {
           { game_id: gameId, op_id: String(record?.op_id), created_at: String(record?.created_at) },
           new Date().toISOString(),
         );
-        const races = (body as { races: { race_name: string }[] }).races;
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ players: races.map((r, i) => ({ race_name: r.race_name, engine_player_uuid: `p${i}`, planets: 1, population: 1 })) }));
+        answerRoster(res, body);
       })();
     });
 
@@ -265,9 +254,7 @@ describe('Function: reconcileStarting (DynamoDB Local)', () => {
     stack.engine.setNextHandler((_req, res, body) => {
       void (async () => {
         await reconciler(pastTimeout).run();
-        const races = (body as { races: { race_name: string }[] }).races;
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ players: races.map((r, i) => ({ race_name: r.race_name, engine_player_uuid: `p${i}`, planets: 1, population: 1 })) }));
+        answerRoster(res, body);
       })();
     });
 

@@ -26,15 +26,7 @@ async function register(body: unknown, headers: Record<string, string> = {}, rem
   return parse(await handler(apiEvent(body, { headers }), lambdaContext(remainingMs)));
 }
 
-/** Everything the tables hold for a game. */
-async function rowsOf(gameId: string) {
-  const records = (await stack.tables.scan('runtimeRecords')).filter((r) => r.game_id === gameId);
-  return {
-    records,
-    mappings: await stack.tables.query('playerMappings', gameId),
-    log: await stack.tables.query('operationLog', gameId),
-  };
-}
+const rowsOf = (gameId: string) => stack.tables.rowsOf(gameId);
 
 async function expectNothingLeft(gameId: string, code: string) {
   const rows = await rowsOf(gameId);

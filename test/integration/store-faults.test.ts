@@ -58,14 +58,7 @@ async function register(gameId: string, options: { members?: number; version?: s
   return parse(await handler(apiEvent(body), lambdaContext(options.remainingMs)));
 }
 
-/** Everything the tables hold for a game (read directly, not through the proxy). */
-async function rowsOf(gameId: string) {
-  return {
-    records: (await stack.tables.scan('runtimeRecords')).filter((r) => r.game_id === gameId),
-    mappings: await stack.tables.query('playerMappings', gameId),
-    log: await stack.tables.query('operationLog', gameId),
-  };
-}
+const rowsOf = (gameId: string) => stack.tables.rowsOf(gameId);
 
 /** A 503 whose message names the step and carries nothing of the SDK or the socket. */
 function expectUnavailable(res: { status: number; body: any }, step: string) {

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
 import { createTables, LOCAL_AWS_ENV, TABLE_ENV, type TableKey, type TableNames, tableNames } from '../../infra/local-stack.ts';
 
@@ -18,6 +18,8 @@ export interface TestTables {
   scan(key: TableKey): Promise<Record<string, unknown>[]>;
   query(key: 'playerMappings' | 'operationLog', gameId: string): Promise<Record<string, unknown>[]>;
   seedEngineVersion(version: string, imageRef: string): Promise<void>;
+  /** Everything the tables hold for a game: its runtime record (0 or 1), mappings and audit entries. */
+  rowsOf(gameId: string): Promise<{ records: Record<string, unknown>[]; mappings: Record<string, unknown>[]; log: Record<string, unknown>[] }>;
 }
 
 export async function createTestTables(): Promise<TestTables> {
@@ -32,7 +34,7 @@ export async function createTestTables(): Promise<TestTables> {
   const doc = DynamoDBDocumentClient.from(client);
   const env: Record<string, string> = { AWS_ENDPOINT_URL_DYNAMODB: endpoint };
   for (const [key, variable] of Object.entries(TABLE_ENV)) env[variable] = names[key as TableKey];
-  return {
+  const tables: TestTables = {
     endpoint,
     names,
     client,
@@ -69,5 +71,14 @@ export async function createTestTables(): Promise<TestTables> {
     async seedEngineVersion(version, imageRef) {
       await doc.send(new PutCommand({ TableName: names.engineVersions, Item: { version, image_ref: imageRef } }));
     },
+    async rowsOf(gameId) {
+      const record = await doc.send(new GetCommand({ TableName: names.runtimeRecords, Key: { game_id: gameId }, ConsistentRead: true }));
+      return {
+        records: record.Item ? [record.Item] : [],
+        mappings: await tables.query('playerMappings', gameId),
+        log: await tables.query('operationLog', gameId),
+      };
+    },
   };
+  return tables;
 }

@@ -68,6 +68,11 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
   res.end(text);
 }
 
+/** Answers an init request with one player per race, as a healthy engine does (for custom handlers). */
+export function answerRoster(res: ServerResponse, body: unknown): void {
+  sendJson(res, 200, { players: players(raceNames(body)) });
+}
+
 export async function startEngineServer(options: { port?: number } = {}): Promise<EngineServer> {
   const calls: EngineCall[] = [];
   const sockets = new Set<Socket>();
