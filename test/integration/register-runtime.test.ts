@@ -135,6 +135,90 @@ describe('Function: registerRuntime (DynamoDB Local)', () => {
     });
   });
 
+  describe('limits', () => {
+    /** A body at every limit at once: 500 members, every string at its longest, 262144 bytes in all. */
+    async function atEveryLimit() {
+      const version = `9.${'9'.repeat(60)}-x`; // 64 characters
+      await stack.tables.seedEngineVersion(version, 'registry.local/galaxy/engine:limit');
+      const gameId = `g${'-'.repeat(100)}${Date.now()}`.padEnd(128, 'x');
+      const endpointBase = `${stack.engine.url}/ok/`;
+      const body: Record<string, unknown> = {
+        game_id: gameId,
+        engine_endpoint: endpointBase + 'p'.repeat(2048 - endpointBase.length),
+        members: Array.from({ length: 500 }, (_, i) => ({
+          user_id: `u${String(i).padStart(3, '0')}`.padEnd(128, 'u'),
+          race_name: `Race ${String(i).padStart(3, '0')} `.padEnd(64, 'é'),
+        })),
+        target_engine_version: version,
+        turn_schedule: `0${' '.repeat(118)}*/6 * * *`,
+        pad: '',
+      };
+      body.pad = 'x'.repeat(262_144 - Buffer.byteLength(JSON.stringify(body)));
+      return { gameId, body };
+    }
+
+    it('a request at exactly every limit registers', async () => {
+      // Prepare
+      const { gameId, body } = await atEveryLimit();
+      expect(Buffer.byteLength(JSON.stringify(body))).toBe(262_144);
+      expect((body.turn_schedule as string).length).toBe(128);
+      expect((body.engine_endpoint as string).length).toBe(2048);
+
+      // Act
+      const res = await register(body);
+
+      // Assess
+      expect(res.status).toBe(201);
+      const rows = await rowsOf(gameId);
+      expect(rows.records[0]?.status).toBe('running');
+      expect(rows.mappings).toHaveLength(500);
+    });
+
+    it('one byte over the body limit is invalid_request naming the limit, and nothing is written', async () => {
+      const { gameId, body } = await atEveryLimit();
+      body.pad = `${body.pad as string}x`;
+      const res = await register(body);
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toContain('262144');
+      const rows = await rowsOf(gameId);
+      expect(rows.records).toEqual([]);
+      expect(rows.mappings).toEqual([]);
+    });
+  });
+
+  describe('the engine address is checked after resolution', () => {
+    it('a name resolving to the metadata address is invalid_request, never connected to, and rolled back', async () => {
+      // Prepare: the deployed wiring with an injected resolver (no connection is made to that address).
+      const { HttpEngineClient } = await import('../../lib/adapters/engine-client.ts');
+      const { buildRegistration } = await import('../../lib/wiring.ts');
+      const { loadConfig } = await import('../../lib/config.ts');
+      const resolved: string[] = [];
+      const engine = new HttpEngineClient({
+        allowLoopback: true,
+        resolve: async (hostname) => {
+          resolved.push(hostname);
+          return [{ address: '169.254.169.254', family: 4 }];
+        },
+      });
+      const { useCase } = buildRegistration({ ...loadConfig(), engineAllowedHosts: ['galaxy-game-*'] }, { dynamo: stack.tables.client, engine });
+      const gameId = newGame();
+
+      // Act
+      const outcome = await useCase.register({
+        body: JSON.stringify(registerBody(gameId, 'http://galaxy-game-x:8080')),
+        isBase64Encoded: false,
+        opSource: 'lobby_internal',
+        sourceRef: 'addr-test',
+        remainingTimeMs: () => 25_000,
+      });
+
+      // Assess
+      expect(resolved).toEqual(['galaxy-game-x']);
+      expect(outcome).toEqual({ ok: false, code: 'invalid_request', message: 'engine init: engine address 169.254.169.254 is not allowed' });
+      await expectNothingLeft(gameId, 'invalid_request');
+    });
+  });
+
   describe('conflict', () => {
     it('answers 409 to a second registration and leaves the first untouched', async () => {
       // Prepare
