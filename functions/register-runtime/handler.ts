@@ -25,20 +25,30 @@ function header(event: APIGatewayProxyEventV2, name: string): string | undefined
   return undefined;
 }
 
-async function registerRuntime(event: APIGatewayProxyEventV2, context: Context): Promise<HttpAnswer> {
+/** The deployed function's timeout: the deadline assumed when a caller passes no Lambda context. */
+const FALLBACK_TIMEOUT_MS = 28_000;
+
+/** Time left before the Lambda deadline, also when invoked without a real context (local harnesses). */
+function remainingTime(context: Context | undefined): () => number {
+  if (typeof context?.getRemainingTimeInMillis === 'function') return () => context.getRemainingTimeInMillis();
+  const deadline = Date.now() + FALLBACK_TIMEOUT_MS;
+  return () => deadline - Date.now();
+}
+
+async function registerRuntime(event: APIGatewayProxyEventV2, context: Context | undefined): Promise<HttpAnswer> {
   const call: RegisterCall = {
     body: event.body,
     isBase64Encoded: event.isBase64Encoded === true,
     opSource: 'lobby_internal',
-    sourceRef: header(event, 'x-request-id') || event.requestContext?.requestId || context.awsRequestId || '',
-    remainingTimeMs: () => context.getRemainingTimeInMillis(),
+    sourceRef: header(event, 'x-request-id') || event.requestContext?.requestId || context?.awsRequestId || '',
+    remainingTimeMs: remainingTime(context),
   };
   const key = header(event, 'idempotency-key');
   if (key === undefined) return outcomeAnswer(await useCase.register(call));
   // The key is checked before anything else is looked at.
   const problem = idempotencyKeyProblem(key);
   if (problem !== undefined) return outcomeAnswer(await useCase.reject(call, 'invalid_request', problem));
-  return safeRetries.handle(key, call, context);
+  return safeRetries.handle(key, call);
 }
 
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>()

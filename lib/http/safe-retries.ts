@@ -108,7 +108,10 @@ export class SafeRetries {
     });
   }
 
-  async handle(key: string, call: RegisterCall, context: Context): Promise<HttpAnswer> {
+  async handle(key: string, call: RegisterCall): Promise<HttpAnswer> {
+    // What Powertools needs of the Lambda context: the deadline, so that a
+    // call that dies holds its key only until then.
+    const context = { getRemainingTimeInMillis: call.remainingTimeMs } as Context;
     const payload: KeyedPayload = {
       key,
       body: Buffer.from(call.body ?? '', call.isBase64Encoded ? 'base64' : 'utf8').toString('base64'),

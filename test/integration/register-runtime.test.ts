@@ -12,6 +12,7 @@ let stack: Stack;
 let handler: Handler;
 let gameCounter = 0;
 const newGame = () => `g-it-${++gameCounter}`;
+const counterKey = () => `${gameCounter}-${Date.now()}`;
 
 beforeAll(async () => {
   stack = await startStack();
@@ -116,6 +117,17 @@ describe('Function: registerRuntime (DynamoDB Local)', () => {
       expect(res.status).toBe(201);
       const { log } = await rowsOf(gameId);
       expect(log[0]?.source_ref).toBe(event.requestContext.requestId);
+    });
+
+    it.each([
+      ['an empty context', {}],
+      ['no context at all', undefined],
+    ])('works when invoked with %s (a harness, not Lambda), with and without a key', async (_what, context) => {
+      const plain = parse(await handler(apiEvent(registerBody(newGame(), stack.engine.url)), context as never));
+      const keyed = parse(
+        await handler(apiEvent(registerBody(newGame(), stack.engine.url), { headers: { 'Idempotency-Key': `ctx-${counterKey()}` } }), context as never),
+      );
+      expect([plain.status, keyed.status]).toEqual([201, 201]);
     });
 
     it('registers 250 members (several transaction chunks)', async () => {

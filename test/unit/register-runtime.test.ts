@@ -13,7 +13,7 @@ import { loadConfig } from '../../lib/config.ts';
 import { outcomeAnswer } from '../../lib/http/responses.ts';
 import { EngineCallError, type EngineClient, type EngineInitPlayer } from '../../lib/ports.ts';
 import { buildRegistration } from '../../lib/wiring.ts';
-import { lambdaContext, RecordingLog, RecordingTelemetry, registerBody } from '../support/harness.ts';
+import { RecordingLog, RecordingTelemetry, registerBody } from '../support/harness.ts';
 
 const TABLES = {
   RUNTIME_RECORDS_TABLE: 'records',
@@ -287,7 +287,6 @@ describe('Class: RegisterRuntime', () => {
       const answer = await safeRetries.handle(
         'key-1',
         { body: JSON.stringify(registerBody('g-1', ENDPOINT)), isBase64Encoded: false, opSource: 'lobby_internal', sourceRef: 'req-1', remainingTimeMs: () => 25_000 },
-        lambdaContext(),
       );
       expect(answer.statusCode).toBe(503);
       expect(JSON.parse(answer.body).error.code).toBe('service_unavailable');
