@@ -124,15 +124,9 @@ export class RegisterRuntime {
       const mappings = this.buildPlayerMappings(op, request, players);
       const nextGenerationAt = this.computeNextGeneration(op, request);
       const record = await this.commitRunning(op, starting, mappings, nextGenerationAt);
+      // Committed: from here on nothing fails or rolls back the registration.
       await this.publishSnapshot(op, record, mappings, players);
-      this.deps.telemetry.registerOutcome('success', '');
-      this.deps.log.info('runtime registered', {
-        game_id: record.game_id,
-        engine_version: record.current_engine_version,
-        members: mappings.length,
-        op_source: call.opSource,
-        op_id: op.opId,
-      });
+      this.reportSuccess(op, record, mappings.length);
       return { ok: true, record };
     } catch (err) {
       if (err instanceof StepFailure) return this.recordFailure(op, err.code, err.message);
@@ -322,8 +316,8 @@ export class RegisterRuntime {
     mappings: readonly PlayerMapping[],
     players: readonly EngineInitPlayer[],
   ): Promise<void> {
-    const update = buildSnapshotUpdate({ record, mappings, players, occurredAt: op.startedAt.toISOString() });
     try {
+      const update = buildSnapshotUpdate({ record, mappings, players, occurredAt: op.startedAt.toISOString() });
       await this.deps.snapshots.publishSnapshot(update, op.signal);
       this.deps.telemetry.eventPublished('runtime_snapshot_update');
     } catch (err) {
@@ -333,6 +327,21 @@ export class RegisterRuntime {
         error_message: err instanceof Error ? err.message : String(err),
         error: err,
       });
+    }
+  }
+
+  private reportSuccess(op: Operation, record: RuntimeRecord, members: number): void {
+    try {
+      this.deps.telemetry.registerOutcome('success', '');
+      this.deps.log.info('runtime registered', {
+        game_id: record.game_id,
+        engine_version: record.current_engine_version,
+        members,
+        op_source: op.call.opSource,
+        op_id: op.opId,
+      });
+    } catch (err) {
+      this.deps.log.error('reporting a registration failed', { game_id: record.game_id, op_id: op.opId, error: err });
     }
   }
 

@@ -129,6 +129,16 @@ describe('Class: RegisterRuntime', () => {
       expect(log.at('error').map((l) => l.message)).toEqual(['publish runtime snapshot update failed']);
       expect(deletesOf('records')).toEqual([]);
     });
+
+    it('once committed, nothing rolls the registration back: a throwing telemetry is logged, the answer is 201', async () => {
+      telemetry.registerOutcome = () => {
+        throw new Error('metrics broke');
+      };
+      const res = await register(registerBody('g-1', ENDPOINT));
+      expect(res.status).toBe(201);
+      expect(ddb.commandCalls(DeleteCommand)).toHaveLength(0);
+      expect(log.at('error').map((l) => l.message)).toEqual(['reporting a registration failed']);
+    });
   });
 
   describe('Method: register — failure table', () => {
