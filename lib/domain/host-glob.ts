@@ -23,7 +23,7 @@ export function canonicalHost(host: string): string {
   let h = host.trim().toLowerCase();
   if (h.includes(':') && !h.startsWith('[')) h = `[${h}]`;
   // With `*`, or with anything that would make the URL parser read less than the whole text as the host, keep it literal.
-  if (h === '' || /[*\/?#@\\\s]/.test(h)) return h;
+  if (h === '' || /[*/?#@\\\s]/.test(h)) return h;
   try {
     const hostname = new URL(`http://${h}/`).hostname;
     return hostname !== '' ? hostname : h;

@@ -64,6 +64,12 @@ async function register(body: unknown) {
 const calls = <T extends object>(command: new (...args: never[]) => T, table?: string) =>
   ddb.commandCalls(command as never).filter((c) => table === undefined || (c.args[0].input as { TableName?: string }).TableName === table);
 const deletesOf = (table: string) => calls(DeleteCommand, table).map((c) => c.args[0].input);
+/** The op_id the operation put on its runtime record. */
+function insertedOpId(): string {
+  const insert = calls(PutCommand, 'records')[0];
+  if (insert === undefined) throw new Error('no runtime record was inserted');
+  return (insert.args[0].input as { Item: { op_id: string } }).Item.op_id;
+}
 const opLogEntries = () => calls(PutCommand, 'oplog').map((c) => (c.args[0].input as { Item: Record<string, unknown> }).Item);
 /** Every Put on the operation log, whether alone or inside a transaction. */
 const txItems = () => calls(TransactWriteCommand).flatMap((c) => (c.args[0].input as { TransactItems: Record<string, any>[] }).TransactItems);
@@ -219,9 +225,8 @@ describe('Class: RegisterRuntime', () => {
       };
       const res = await register(registerBody('g-1', ENDPOINT));
       expect(res).toEqual({ status: 502, body: { error: { code, message } } });
-      const insertedOpId = (calls(PutCommand, 'records')[0]?.args[0].input as { Item: { op_id: string } }).Item.op_id;
       expect(deletesOf('records')).toEqual([
-        expect.objectContaining({ Key: { game_id: 'g-1' }, ConditionExpression: 'op_id = :op', ExpressionAttributeValues: { ':op': insertedOpId } }),
+        expect.objectContaining({ Key: { game_id: 'g-1' }, ConditionExpression: 'op_id = :op', ExpressionAttributeValues: { ':op': insertedOpId() } }),
       ]);
       expect(calls(QueryCommand)).toHaveLength(0);
       expect(calls(TransactWriteCommand)).toHaveLength(0);
@@ -280,7 +285,7 @@ describe('Class: RegisterRuntime', () => {
       const res = await register(registerBody('g-1', ENDPOINT));
       expect(res.status).toBe(status);
       expect(res.body.error.code).toBe(code);
-      const opId = (calls(PutCommand, 'records')[0]?.args[0].input as { Item: { op_id: string } }).Item.op_id;
+      const opId = insertedOpId();
       const mappingDeletes = deletesOf('mappings');
       expect(mappingDeletes.map((d) => (d as { Key: { user_id: string } }).Key.user_id).sort()).toEqual(['u-001', 'u-002']);
       for (const d of mappingDeletes) expect(d).toMatchObject({ ConditionExpression: 'op_id = :op', ExpressionAttributeValues: { ':op': opId } });
