@@ -51,10 +51,14 @@ export interface RegistrationOverrides {
   clock?: () => Date;
 }
 
-export function buildRegistration(config: Config, o: RegistrationOverrides = {}): { useCase: RegisterRuntime; safeRetries: SafeRetries } {
+export function buildRegistration(
+  config: Config,
+  o: RegistrationOverrides = {},
+): { useCase: RegisterRuntime; safeRetries: SafeRetries; telemetry: Telemetry } {
   const dynamo = o.dynamo ?? createDynamoClient();
   const doc = documentClient(dynamo);
   const log = o.log ?? logger;
+  const telemetry = o.telemetry ?? new PowertoolsTelemetry(metrics, log);
   const useCase = new RegisterRuntime({
     records: new DynamoRuntimeRecordStore(doc, config.tables.runtimeRecords),
     versions: new DynamoEngineVersionStore(doc, config.tables.engineVersions),
@@ -62,13 +66,13 @@ export function buildRegistration(config: Config, o: RegistrationOverrides = {})
     operationLog: new DynamoOperationLogStore(doc, config.tables.operationLog),
     engine: o.engine ?? new HttpEngineClient({ allowLoopback: config.engineAllowLoopback }),
     snapshots: new EventBridgeSnapshotPublisher(o.eventBridge ?? createEventBridgeClient(), config.eventBusName),
-    telemetry: o.telemetry ?? new PowertoolsTelemetry(metrics),
+    telemetry,
     log,
     settings: { allowedHosts: config.engineAllowedHosts, engineTimeoutMs: config.engineTimeoutMs },
     ...(o.clock ? { clock: o.clock } : {}),
   });
   const safeRetries = new SafeRetries(useCase, new KeyStore(dynamo, config.tables.idempotency), log, config.idempotencyTtlS);
-  return { useCase, safeRetries };
+  return { useCase, safeRetries, telemetry };
 }
 
 export function buildReconciler(config: Config, o: Pick<RegistrationOverrides, 'dynamo' | 'telemetry' | 'log' | 'clock'> = {}): ReconcileStarting {

@@ -8,13 +8,12 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { loadConfig } from '../../lib/config.ts';
-import { errorAnswer, type HttpAnswer, outcomeAnswer } from '../../lib/http/responses.ts';
+import { errorAnswer, type HttpAnswer } from '../../lib/http/responses.ts';
 import { logger } from '../../lib/powertools.ts';
 import type { RegisterCall } from '../../lib/register-runtime/register-runtime.ts';
-import { idempotencyKeyProblem } from '../../lib/register-runtime/validation.ts';
 import { buildRegistration } from '../../lib/wiring.ts';
 
-const { useCase, safeRetries } = buildRegistration(loadConfig());
+const { safeRetries, telemetry } = buildRegistration(loadConfig());
 
 /** Header lookup that does not depend on the case the caller (or a local emulator) used. */
 function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
@@ -43,12 +42,7 @@ async function registerRuntime(event: APIGatewayProxyEventV2, context: Context |
     sourceRef: header(event, 'x-request-id') || event.requestContext?.requestId || context?.awsRequestId || '',
     remainingTimeMs: remainingTime(context),
   };
-  const key = header(event, 'idempotency-key');
-  if (key === undefined) return outcomeAnswer(await useCase.register(call));
-  // The key is checked before anything else is looked at.
-  const problem = idempotencyKeyProblem(key);
-  if (problem !== undefined) return outcomeAnswer(await useCase.reject(call, 'invalid_request', problem));
-  return safeRetries.handle(key, call);
+  return safeRetries.handle(call, header(event, 'idempotency-key'));
 }
 
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>()
@@ -58,10 +52,12 @@ export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredRe
     // here; still a JSON answer with a stable code.
     onError: async (request) => {
       logger.error('unhandled error', { error: request.error });
-      request.response =
-        request.error?.name === 'TimeoutError'
-          ? errorAnswer('service_unavailable', 'register runtime: did not finish before the function deadline')
-          : errorAnswer('internal_error', 'internal error');
+      const timedOut = request.error?.name === 'TimeoutError';
+      // Counted like every other outcome, so that defects can alarm.
+      telemetry.registerOutcome('failure', timedOut ? 'service_unavailable' : 'internal_error');
+      request.response = timedOut
+        ? errorAnswer('service_unavailable', 'register runtime: did not finish before the function deadline')
+        : errorAnswer('internal_error', 'internal error');
     },
   })
   .handler(registerRuntime);

@@ -8,27 +8,38 @@
  * outcome metric would be counted under `event_type` as well.
  */
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Telemetry } from '../ports.ts';
+import type { Log, Telemetry } from '../ports.ts';
+import { logger } from '../powertools.ts';
 
 export const REGISTER_OUTCOME_METRIC = 'register_runtime_outcomes';
 export const EVENTS_PUBLISHED_METRIC = 'lobby_events_published';
 
+/**
+ * Counting is never worth failing an operation for: a metric that cannot be
+ * emitted is logged at error level and the caller goes on.
+ */
 export class PowertoolsTelemetry implements Telemetry {
-  constructor(private readonly metrics: Metrics) {}
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly log: Log = logger,
+  ) {}
 
   registerOutcome(outcome: 'success' | 'failure', errorCode: string): void {
-    this.metrics
-      .singleMetric()
-      .addDimension('outcome', outcome)
-      .addDimension('error_code', errorCodeDimension(outcome, errorCode))
-      .addMetric(REGISTER_OUTCOME_METRIC, MetricUnit.Count, 1);
+    this.emit(REGISTER_OUTCOME_METRIC, { outcome, error_code: errorCodeDimension(outcome, errorCode) });
   }
 
   eventPublished(eventType: 'runtime_snapshot_update'): void {
-    this.metrics
-      .singleMetric()
-      .addDimension('event_type', eventType)
-      .addMetric(EVENTS_PUBLISHED_METRIC, MetricUnit.Count, 1);
+    this.emit(EVENTS_PUBLISHED_METRIC, { event_type: eventType });
+  }
+
+  private emit(name: string, dimensions: Record<string, string>): void {
+    try {
+      const single = this.metrics.singleMetric();
+      for (const [key, value] of Object.entries(dimensions)) single.addDimension(key, value);
+      single.addMetric(name, MetricUnit.Count, 1);
+    } catch (error) {
+      this.log.error('metric not emitted', { metric: name, ...dimensions, error });
+    }
   }
 }
 

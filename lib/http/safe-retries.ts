@@ -32,6 +32,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import type { Log } from '../ports.ts';
 import type { RegisterCall, RegisterRuntime } from '../register-runtime/register-runtime.ts';
+import { idempotencyKeyProblem } from '../register-runtime/validation.ts';
 import { errorAnswer, type HttpAnswer, outcomeAnswer } from './responses.ts';
 
 /** Fixed, so that renaming the function never orphans the keys it holds. */
@@ -108,7 +109,16 @@ export class SafeRetries {
     });
   }
 
-  async handle(key: string, call: RegisterCall): Promise<HttpAnswer> {
+  /** The registration, made safe to retry when the caller sent an Idempotency-Key. */
+  async handle(call: RegisterCall, key: string | undefined): Promise<HttpAnswer> {
+    if (key === undefined) return outcomeAnswer(await this.useCase.register(call));
+    // The key is checked before anything else is looked at.
+    const problem = idempotencyKeyProblem(key);
+    if (problem !== undefined) return outcomeAnswer(await this.useCase.reject(call, 'invalid_request', problem));
+    return this.handleKeyed(call, key);
+  }
+
+  private async handleKeyed(call: RegisterCall, key: string): Promise<HttpAnswer> {
     // What Powertools needs of the Lambda context: the deadline, so that a
     // call that dies holds its key only until then.
     const context = { getRemainingTimeInMillis: call.remainingTimeMs } as Context;

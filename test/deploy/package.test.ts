@@ -377,7 +377,7 @@ describe('serverless package (stage ci, no AWS credentials)', () => {
     expect(fn(RECONCILE).Properties.Timeout).toBeLessThan(60);
   });
 
-  it('alarms on crashes of both functions and on abandoned registrations', () => {
+  it('alarms on crashes of both functions, on defects and on abandoned registrations', () => {
     const alarms = Object.values(resources).filter((r: Json) => r.Type === 'AWS::CloudWatch::Alarm');
     const onFunction = (name: string, metric: string) =>
       alarms.some(
@@ -388,13 +388,20 @@ describe('serverless package (stage ci, no AWS credentials)', () => {
       );
     expect(onFunction(REGISTER, 'Errors')).toBe(true);
     expect(onFunction(RECONCILE, 'Errors')).toBe(true);
-    const abandoned = alarms.find((a: Json) => a.Properties.MetricName === 'register_runtime_outcomes');
-    expect(abandoned?.Properties.Namespace).toBe('Galaxy/GameMaster');
-    expect(Object.fromEntries(abandoned.Properties.Dimensions.map((d: Json) => [d.Name, d.Value]))).toEqual({
-      service: 'game-master',
-      outcome: 'failure',
-      error_code: 'registration_abandoned',
-    });
+    const outcomeAlarms = alarms
+      .filter((a: Json) => a.Properties.MetricName === 'register_runtime_outcomes')
+      .map((a: Json) => ({ namespace: a.Properties.Namespace, ...Object.fromEntries(a.Properties.Dimensions.map((d: Json) => [d.Name, d.Value])) }));
+    expect(outcomeAlarms).toEqual(
+      expect.arrayContaining(
+        ['registration_abandoned', 'internal_error'].map((error_code) => ({
+          namespace: 'Galaxy/GameMaster',
+          service: 'game-master',
+          outcome: 'failure',
+          error_code,
+        })),
+      ),
+    );
+    expect(outcomeAlarms).toHaveLength(2);
   });
 
   it('names no account id', () => {

@@ -1,25 +1,28 @@
 /**
  * Prints the run's totals as one plain line, `N passed, N failed`
  * (`, N skipped` when any), after vitest's own report: the closing line CI
- * reads, whatever the runner.
+ * reads, whatever the runner. A file that could not run, an error outside
+ * the tests (a global setup that failed) or an interrupted run counts as a
+ * failure, so the line never says 0 failed for a run that failed.
  */
-import type { Reporter, TestModule } from 'vitest/node';
+import type { Reporter, SerializedError, TestModule, TestRunEndReason } from 'vitest/node';
 
 export default class SummaryReporter implements Reporter {
-  onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
+  onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<SerializedError>, reason: TestRunEndReason): void {
     let passed = 0;
-    let failed = 0;
+    let failed = unhandledErrors.length;
     let skipped = 0;
     for (const module of testModules) {
-      for (const test of module.children.allTests()) {
+      const tests = [...module.children.allTests()];
+      for (const test of tests) {
         const state = test.result().state;
         if (state === 'passed') passed++;
         else if (state === 'failed') failed++;
         else skipped++;
       }
-      // A file that failed to load has no tests: count it as a failure.
-      if (module.state() === 'failed' && [...module.children.allTests()].length === 0) failed++;
+      if (module.state() === 'failed' && !tests.some((t) => t.result().state === 'failed')) failed++;
     }
+    if (reason !== 'passed' && failed === 0) failed = 1;
     process.stdout.write(`\n${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}\n`);
   }
 }

@@ -300,8 +300,8 @@ describe('Class: RegisterRuntime', () => {
       rawDdb.on(PutItemCommand, { TableName: 'keys' }).rejects(new Error('key table down'));
       const { safeRetries } = build();
       const answer = await safeRetries.handle(
-        'key-1',
         { body: JSON.stringify(registerBody('g-1', ENDPOINT)), isBase64Encoded: false, opSource: 'lobby_internal', sourceRef: 'req-1', remainingTimeMs: () => 25_000 },
+        'key-1',
       );
       expect(answer.statusCode).toBe(503);
       expect(JSON.parse(answer.body).error.code).toBe('service_unavailable');

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PowertoolsTelemetry } from '../../lib/adapters/telemetry.ts';
 import type { Telemetry } from '../../lib/ports.ts';
 import { metrics } from '../../lib/powertools.ts';
+import { RecordingLog } from '../support/harness.ts';
 import { captureEmf, type EmfCapture } from '../support/emf.ts';
 
 describe('Class: PowertoolsTelemetry', () => {
@@ -87,13 +88,33 @@ describe('Class: PowertoolsTelemetry', () => {
     });
   });
 
+  describe('Method: registerOutcome when Metrics fails', () => {
+    it('logs the metric at error level and never throws', () => {
+      // Prepare: a Metrics whose single metric cannot be built.
+      const broken = { singleMetric: () => { throw new Error('EMF broke'); } } as unknown as Metrics;
+      const log = new RecordingLog();
+      const telemetry = new PowertoolsTelemetry(broken, log);
+
+      // Act
+      telemetry.registerOutcome('failure', 'engine_version_not_found');
+
+      // Assess
+      expect(log.at('error')).toEqual([
+        expect.objectContaining({
+          message: 'metric not emitted',
+          extra: expect.objectContaining({ metric: 'register_runtime_outcomes', outcome: 'failure', error_code: 'engine_version_not_found' }),
+        }),
+      ]);
+    });
+  });
+
   describe('Method: registerOutcome + eventPublished', () => {
     it('prints one document per metric, each with only its own dimensions', () => {
       // Prepare
       emf = captureEmf();
       const telemetry = new PowertoolsTelemetry(metrics);
 
-      // Act: the success path of a registration, then the middleware's flush
+      // Act: the success path of a registration, then a flush of the shared object (which holds nothing)
       telemetry.eventPublished('runtime_snapshot_update');
       telemetry.registerOutcome('success', '');
       metrics.publishStoredMetrics();
