@@ -124,9 +124,9 @@ function own(obj: object, key: string): unknown {
 
 /**
  * Decodes an API Gateway body (base64 or not), enforces the byte limit,
- * parses JSON. A missing or empty body is "request body must be a JSON
- * object"; a body that is not UTF-8 or not JSON is "request body is not
- * valid JSON". `bytes` is the decoded body's size when known.
+ * parses JSON. A missing, empty, non-UTF-8 or non-JSON body is "request
+ * body must be a JSON object" (the spec's one message for it). `bytes` is
+ * the decoded body's size when known.
  */
 export function parseBody(body: string | undefined, isBase64Encoded: boolean): Validation<unknown> & { bytes?: number } {
   if (typeof body !== 'string' || body === '') return { ok: false, message: NOT_AN_OBJECT };

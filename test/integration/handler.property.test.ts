@@ -103,14 +103,14 @@ describe('Function: registerRuntime under generated input', () => {
         expect(ERROR_STATUS[body.error.code as keyof typeof ERROR_STATUS]).toBe(status);
         if (status >= 500) expect(STABLE_5XX.has(body.error.code)).toBe(true);
         const logAfter = await stack.tables.query('operationLog', partition);
-        if (body.error.code === 'invalid_request') {
-          expect(logAfter.length).toBe(logBefore + 1);
-          const gameId = (parsedBody as { game_id?: unknown } | null)?.game_id;
-          if (typeof gameId === 'string' && gameId.length > 0 && Buffer.byteLength(gameId) <= 1024) {
-            const record = await stack.tables.doc.send(new GetCommand({ TableName: stack.tables.names.runtimeRecords, Key: { game_id: gameId } }));
-            expect(record.Item).toBeUndefined();
-            expect(await stack.tables.query('playerMappings', gameId)).toEqual([]);
-          }
+        // Every failure is audited exactly once.
+        expect(logAfter.length).toBe(logBefore + 1);
+        // A failure leaves no record and no mapping of its own (a 409 met someone else's).
+        const gameId = (parsedBody as { game_id?: unknown } | null)?.game_id;
+        if (body.error.code !== 'conflict' && typeof gameId === 'string' && gameId.length > 0 && Buffer.byteLength(gameId) <= 1024) {
+          const record = await stack.tables.doc.send(new GetCommand({ TableName: stack.tables.names.runtimeRecords, Key: { game_id: gameId } }));
+          expect(record.Item).toBeUndefined();
+          expect(await stack.tables.query('playerMappings', gameId)).toEqual([]);
         }
       }),
       { numRuns: 2000, seed: Number(process.env.FC_SEED ?? Date.now() % 2 ** 31) },

@@ -186,10 +186,12 @@ describe('Function: registerRuntime (DynamoDB Local)', () => {
       expect(rows.mappings).toHaveLength(500);
     });
 
-    it('one byte over the body limit is invalid_request naming the limit, and nothing is written', async () => {
+    it('one byte over the body limit is invalid_request naming the limit, audited under _unidentified, nothing else written', async () => {
       const { gameId, body } = await atEveryLimit();
       body.pad = `${body.pad as string}x`;
+      const before = (await stack.tables.query('operationLog', '_unidentified')).length;
       const res = await register(body);
+      expect((await stack.tables.query('operationLog', '_unidentified')).length).toBe(before + 1);
       expect(res.status).toBe(400);
       expect(res.body.error.message).toContain('262144');
       const rows = await rowsOf(gameId);
@@ -357,10 +359,14 @@ describe('Function: registerRuntime (DynamoDB Local)', () => {
       await expectNothingLeft(gameId, 'invalid_request');
     });
 
-    it('a body that is not JSON is 400, as JSON', async () => {
+    it('a body that is not JSON is 400, as JSON, audited under _unidentified', async () => {
+      const before = (await stack.tables.query('operationLog', '_unidentified')).length;
       const res = parse(await handler(apiEvent('not json', { raw: true }), lambdaContext()));
       expect(res.status).toBe(400);
-      expect(res.body.error.code).toBe('invalid_request');
+      expect(res.headers['content-type']).toBe('application/json');
+      expect(res.body).toEqual({ error: { code: 'invalid_request', message: 'request body must be a JSON object' } });
+      const after = await stack.tables.query('operationLog', '_unidentified');
+      expect(after.length).toBe(before + 1);
     });
   });
 

@@ -67,11 +67,16 @@ describe('Safe retries: Idempotency-Key', () => {
     expect((await call(registerBody(gameId, stack.engine.url), key)).status).toBe(201);
     const engineCalls = stack.engine.calls.length;
 
-    const res = await call(registerBody(newGame(), stack.engine.url), key);
+    const otherGame = newGame();
+    const emf = captureEmf();
+    const res = await call(registerBody(otherGame, stack.engine.url), key);
+    emf.restore();
 
     expect(res.status).toBe(422);
     expect(res.body.error.code).toBe('idempotency_key_reused');
     expect(stack.engine.calls.length).toBe(engineCalls);
+    expect(await stack.tables.rowsOf(otherGame)).toEqual({ records: [], mappings: [], log: [] });
+    expect(emf.metrics()).toEqual([]);
     // The key still replays the first answer afterwards.
     const replay = await call(registerBody(gameId, stack.engine.url), key);
     expect(replay.status).toBe(201);
@@ -172,14 +177,17 @@ describe('Safe retries: Idempotency-Key', () => {
     expect(retry.headers['idempotent-replayed']).toBeUndefined();
   });
 
-  it('a 400 is remembered', async () => {
+  it('a 400 is remembered, and its replay writes no second audit entry', async () => {
     const key = newKey();
-    const body = { game_id: newGame(), members: [] };
+    const gameId = newGame();
+    const body = { game_id: gameId, members: [] };
     const first = await call(body, key);
     const replay = await call(body, key);
     expect(first.status).toBe(400);
     expect(replay.status).toBe(400);
+    expect(replay.body).toEqual(first.body);
     expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect((await opLog(gameId)).map((e) => e.error_code)).toEqual(['invalid_request']);
   });
 
   it.each([
@@ -193,7 +201,11 @@ describe('Safe retries: Idempotency-Key', () => {
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('invalid_request');
     expect(res.body.error.message).toMatch(/Idempotency-Key/);
-    expect((await stack.tables.scan('runtimeRecords')).filter((r) => r.game_id === gameId)).toEqual([]);
+    const rows = await stack.tables.rowsOf(gameId);
+    expect(rows.records).toEqual([]);
+    expect(rows.mappings).toEqual([]);
+    expect(rows.log.map((e) => e.error_code)).toEqual(['invalid_request']);
+    expect(stack.engine.calls.filter((c) => JSON.stringify(c.body).includes(gameId))).toEqual([]);
   });
 
   it('an Idempotency-Key of exactly 255 printable characters is accepted', async () => {

@@ -7,7 +7,7 @@
  * in runtime records, player mappings and the operation log.
  *
  * The SDK client (lib/wiring.ts) makes up to 3 attempts per request with a
- * 3 s request timeout, so a fault meant to fail a request applies to every
+ * 2 s request timeout, so a fault meant to fail a request applies to every
  * matching attempt unless a case says otherwise.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';

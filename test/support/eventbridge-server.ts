@@ -50,7 +50,7 @@ export interface EventBridgeDouble {
 }
 
 export interface EventBridgeServerOptions {
-  /** Fixed port (e.g. for `npm start`); default: any free port. */
+  /** Fixed port; default: any free port. */
   port?: number;
   mode?: EventBridgeMode;
 }
