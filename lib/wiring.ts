@@ -65,7 +65,8 @@ export function buildRegistration(
     committer: new DynamoRegistrationCommitter(doc, config.tables),
     operationLog: new DynamoOperationLogStore(doc, config.tables.operationLog),
     engine: o.engine ?? new HttpEngineClient({ allowLoopback: config.engineAllowLoopback }),
-    snapshots: new EventBridgeSnapshotPublisher(o.eventBridge ?? createEventBridgeClient(), config.eventBusName),
+    // Best effort after the commit: a slow EventBridge costs at most 3 s.
+    snapshots: new EventBridgeSnapshotPublisher(o.eventBridge ?? createEventBridgeClient(), config.eventBusName, { timeoutMs: 3000 }),
     telemetry,
     log,
     settings: { allowedHosts: config.engineAllowedHosts, engineTimeoutMs: config.engineTimeoutMs },

@@ -70,6 +70,25 @@ function storeError(step: string, err: unknown, conflictMessage?: string): Error
   return new StoreUnavailableError(`${step}: store request failed`, { cause: err });
 }
 
+/**
+ * A write conditioned on `op_id = :op`: only the operation that wrote a row
+ * may change or delete it. A refused condition means the row is another
+ * operation's, or gone already: nothing to do, not an error.
+ */
+async function ifOwned(
+  doc: DynamoDBDocumentClient,
+  command: UpdateCommand | DeleteCommand,
+  step: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  try {
+    await doc.send(command as DeleteCommand, { abortSignal: signal });
+  } catch (err) {
+    if (conditionRefused(err)) return;
+    throw storeError(step, err);
+  }
+}
+
 /** Runs fn over items with at most `limit` in flight; rejects with the first failure after all settle. */
 async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -128,43 +147,34 @@ export class DynamoRuntimeRecordStore implements RuntimeRecordStore {
   }
 
   async markAbandoned(gameId: string, opId: string, now: string, signal?: AbortSignal): Promise<void> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { game_id: gameId },
-          UpdateExpression:
-            'SET #status = :starting, starting_marker = :marker, reclaim_started_at = if_not_exists(reclaim_started_at, :now)',
-          // Ours only; a record of another operation (or none) is left alone.
-          ConditionExpression: 'op_id = :op',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':starting': 'starting', ':marker': STARTING_MARKER, ':now': now, ':op': opId },
-        }),
-        { abortSignal: signal },
-      );
-    } catch (err) {
-      if (conditionRefused(err)) return;
-      throw storeError('mark runtime record abandoned', err);
-    }
+    await ifOwned(
+      this.doc,
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { game_id: gameId },
+        UpdateExpression:
+          'SET #status = :starting, starting_marker = :marker, reclaim_started_at = if_not_exists(reclaim_started_at, :now)',
+        ConditionExpression: 'op_id = :op',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':starting': 'starting', ':marker': STARTING_MARKER, ':now': now, ':op': opId },
+      }),
+      'mark runtime record abandoned',
+      signal,
+    );
   }
 
   async deleteOwned(gameId: string, opId: string, signal?: AbortSignal): Promise<void> {
-    try {
-      await this.doc.send(
-        new DeleteCommand({
-          TableName: this.table,
-          Key: { game_id: gameId },
-          // Only the record this operation inserted: a record of another
-          // operation (or none, after the reconciler) is not ours to delete.
-          ConditionExpression: 'op_id = :op',
-          ExpressionAttributeValues: { ':op': opId },
-        }),
-        { abortSignal: signal },
-      );
-    } catch (err) {
-      if (conditionRefused(err)) return;
-      throw storeError('delete runtime record', err);
-    }
+    await ifOwned(
+      this.doc,
+      new DeleteCommand({
+        TableName: this.table,
+        Key: { game_id: gameId },
+        ConditionExpression: 'op_id = :op',
+        ExpressionAttributeValues: { ':op': opId },
+      }),
+      'delete runtime record',
+      signal,
+    );
   }
 }
 
@@ -262,23 +272,19 @@ async function deleteMappingsOf(
   } catch (err) {
     throw storeError('find player mappings', err);
   }
-  await forEachLimited(userIds, DELETE_CONCURRENCY, async (userId) => {
-    try {
-      await doc.send(
-        new DeleteCommand({
-          TableName: table,
-          Key: { game_id: gameId, user_id: userId },
-          // A mapping some other operation wrote is never deleted by this one.
-          ConditionExpression: 'op_id = :op',
-          ExpressionAttributeValues: { ':op': opId },
-        }),
-        { abortSignal: signal },
-      );
-    } catch (err) {
-      if (conditionRefused(err)) return;
-      throw storeError('delete player mappings', err);
-    }
-  });
+  await forEachLimited(userIds, DELETE_CONCURRENCY, (userId) =>
+    ifOwned(
+      doc,
+      new DeleteCommand({
+        TableName: table,
+        Key: { game_id: gameId, user_id: userId },
+        ConditionExpression: 'op_id = :op',
+        ExpressionAttributeValues: { ':op': opId },
+      }),
+      'delete player mappings',
+      signal,
+    ),
+  );
 }
 
 export class DynamoRegistrationCommitter implements RegistrationCommitter {
