@@ -371,7 +371,7 @@ describe('Function: registerRuntime (DynamoDB Local)', () => {
   });
 
   describe('snapshot publication is best effort', () => {
-    it.each(['failed-entry', 'http-500'] as const)('EventBridge %s: still 201, no published metric', async (mode) => {
+    it.each(['failed-entry', 'http-500', 'hang'] as const)('EventBridge %s: still 201, no published metric', async (mode) => {
       const gameId = newGame();
       stack.events.mode = mode;
       const emf = captureEmf();
