@@ -7,14 +7,13 @@
  * linked, not copied), so the run leaves no .esbuild/ or .serverless/ in the
  * work tree and cannot disturb a `npm run dev` that is watching it.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PackagedService, packageService, readZip, unpackFunction } from '../support/bundled-lambda.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const STAGE = 'ci';
@@ -23,93 +22,6 @@ const PACKAGE_TIMEOUT_MS = 200_000;
 type Json = any;
 
 // ---------------------------------------------------------------- helpers
-
-/** The entries of a zip archive (stored or deflated), by path. */
-function readZip(file: string): Map<string, Buffer> {
-  const zip = readFileSync(file);
-  let eocd = -1;
-  for (let i = zip.length - 22; i >= Math.max(0, zip.length - 22 - 0xffff); i--) {
-    if (zip.readUInt32LE(i) === 0x06054b50) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) throw new Error(`${file}: not a zip archive`);
-  const count = zip.readUInt16LE(eocd + 10);
-  let offset = zip.readUInt32LE(eocd + 16);
-  const entries = new Map<string, Buffer>();
-  for (let n = 0; n < count; n++) {
-    if (zip.readUInt32LE(offset) !== 0x02014b50) throw new Error(`${file}: bad central directory`);
-    const method = zip.readUInt16LE(offset + 10);
-    const compressedSize = zip.readUInt32LE(offset + 20);
-    const nameLength = zip.readUInt16LE(offset + 28);
-    const extraLength = zip.readUInt16LE(offset + 30);
-    const commentLength = zip.readUInt16LE(offset + 32);
-    const localOffset = zip.readUInt32LE(offset + 42);
-    const name = zip.toString('utf8', offset + 46, offset + 46 + nameLength);
-    const dataStart = localOffset + 30 + zip.readUInt16LE(localOffset + 26) + zip.readUInt16LE(localOffset + 28);
-    const data = zip.subarray(dataStart, dataStart + compressedSize);
-    if (!name.endsWith('/')) {
-      if (method === 0) entries.set(name, Buffer.from(data));
-      else if (method === 8) entries.set(name, inflateRawSync(data));
-      else throw new Error(`${file}: ${name} uses compression method ${method}`);
-    }
-    offset += 46 + nameLength + extraLength + commentLength;
-  }
-  return entries;
-}
-
-/** Writes a zip's entries under dir. */
-function extract(entries: Map<string, Buffer>, dir: string): void {
-  for (const [name, data] of entries) {
-    const target = join(dir, name);
-    if (!target.startsWith(dir + sep)) throw new Error(`zip entry escapes the directory: ${name}`);
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, data);
-  }
-}
-
-/** The process environment with every AWS credential source removed. */
-function envWithoutAwsCredentials(home: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (/^AWS_/.test(key)) continue;
-    env[key] = value;
-  }
-  return {
-    ...env,
-    HOME: home,
-    AWS_CONFIG_FILE: join(home, 'no-aws-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-aws-credentials'),
-    // Points the instance-metadata credential source nowhere, should anything ask.
-    AWS_EC2_METADATA_DISABLED: 'true',
-    SLS_TELEMETRY_DISABLED: '1',
-    SLS_NOTIFICATIONS_MODE: 'off',
-    SLS_INTERACTIVE_SETUP_DISABLE: '1',
-    CI: 'true',
-  };
-}
-
-function run(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }) {
-  return new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${command} ${args.join(' ')} did not finish within ${options.timeoutMs} ms:\n${output}`));
-    }, options.timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}
 
 /** "RuntimeRecordsTable", "RuntimeRecordsTable/index/x", "EventBus", a log group ARN, or "*". */
 function resourceName(resource: Json): string {
@@ -168,6 +80,7 @@ const sorted = (...actions: string[]) => [...actions].sort();
 
 // ------------------------------------------------------------------ setup
 
+let service: PackagedService | undefined;
 let work: string;
 let pkg: string;
 let template: Json;
@@ -191,33 +104,13 @@ const REGISTER = 'RegisterRuntimeLambdaFunction';
 const RECONCILE = 'ReconcileStartingLambdaFunction';
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), 'gm-package-'));
-  const service = join(work, 'service');
-  pkg = join(work, 'package');
-  const skip = new Set(['node_modules', '.git', '.esbuild', '.serverless', 'coverage', 'dist', '.dynamodb']);
-  cpSync(ROOT, service, {
-    recursive: true,
-    filter: (src) => {
-      const rel = relative(ROOT, src);
-      return rel === '' || !skip.has(rel.split(sep)[0] ?? '');
-    },
-  });
-  symlinkSync(join(ROOT, 'node_modules'), join(service, 'node_modules'), 'dir');
-  const bin = join(ROOT, 'node_modules', '.bin', 'serverless');
-  // The pinned Node (this process's) runs osls, whatever `node` the PATH has.
-  const result = await run(process.execPath, [bin, 'package', '--stage', STAGE, '--package', pkg], {
-    cwd: service,
-    env: envWithoutAwsCredentials(work),
-    timeoutMs: PACKAGE_TIMEOUT_MS,
-  });
-  packageOutput = result.output;
-  if (result.code !== 0) throw new Error(`serverless package failed (exit ${result.code}):\n${result.output}`);
-  template = JSON.parse(readFileSync(join(pkg, 'cloudformation-template-update-stack.json'), 'utf8'));
+  service = await packageService(STAGE, PACKAGE_TIMEOUT_MS);
+  ({ work, pkg, template, output: packageOutput } = service);
   resources = template.Resources;
 }, PACKAGE_TIMEOUT_MS + 40_000);
 
 afterAll(() => {
-  if (work) rmSync(work, { recursive: true, force: true });
+  service?.remove();
 });
 
 // ------------------------------------------------------------------ tests
@@ -437,7 +330,7 @@ describe('the bundles', () => {
 
   it('registerRuntime imports under Node 24 with the deployed environment, as Lambda loads it', () => {
     const dir = join(work, 'unzipped');
-    extract(readZip(join(pkg, 'registerRuntime.zip')), dir);
+    unpackFunction(join(pkg, 'registerRuntime.zip'), dir);
     const vars = fn(REGISTER).Properties.Environment.Variables as Record<string, string>;
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,

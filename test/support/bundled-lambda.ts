@@ -1,7 +1,7 @@
 /**
  * The functions as deployed, run for real: `serverless package` in a scratch
  * copy of the service (offline, no AWS credentials, as CI does it and as
- * test/deploy/package.test.ts does it), the zips unpacked, and each bundled
+ * test/deploy/package.test.ts uses it), the zips unpacked, and each bundled
  * handler run in a child process of its own under this Node (24), loaded
  * the way Lambda loads it.
  *
