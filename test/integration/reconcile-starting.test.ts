@@ -58,6 +58,21 @@ function registerInChild(body: unknown, env: Record<string, string> = {}): { chi
   return { child, exited };
 }
 
+/**
+ * Registers `members` in a child process through the proxy, holds its commit
+ * transaction (the one with the compare-and-set), and kills the child there:
+ * the mapping chunks before the commit are written, nothing after.
+ */
+async function killBeforeCommit(gameId: string, members: number): Promise<void> {
+  proxy.holdIf((req) => req.target.endsWith('TransactWriteItems') && req.body.includes('"Update"'));
+  const held = proxy.nextHeld();
+  const { child, exited } = registerInChild(registerBody(gameId, stack.engine.url, { members }), { AWS_ENDPOINT_URL_DYNAMODB: proxy.url });
+  await held;
+  child.kill('SIGKILL');
+  await exited;
+  proxy.holdIf(undefined);
+}
+
 async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -116,15 +131,7 @@ describe('Function: reconcileStarting (DynamoDB Local)', () => {
   it('reclaims a 250-member registration killed before its commit, with mapping chunks written', async () => {
     // Prepare: hold the commit transaction (the one with the compare-and-set), then kill.
     const gameId = newGame();
-    proxy.holdIf((req) => req.target.endsWith('TransactWriteItems') && req.body.includes('"Update"'));
-    const held = proxy.nextHeld();
-    const { child, exited } = registerInChild(registerBody(gameId, stack.engine.url, { members: 250 }), {
-      AWS_ENDPOINT_URL_DYNAMODB: proxy.url,
-    });
-    await held;
-    child.kill('SIGKILL');
-    await exited;
-    proxy.holdIf(undefined);
+    await killBeforeCommit(gameId, 250);
     const left = await rowsOf(gameId);
     expect(left.records[0]?.status).toBe('starting');
     expect(left.mappings).toHaveLength(250 - 98);
@@ -143,15 +150,7 @@ describe('Function: reconcileStarting (DynamoDB Local)', () => {
   it('finishes a reclaim that was interrupted after its mark', async () => {
     // Prepare: a killed registration, then a reconciler that died right after marking it.
     const gameId = newGame();
-    proxy.holdIf((req) => req.target.endsWith('TransactWriteItems') && req.body.includes('"Update"'));
-    const held = proxy.nextHeld();
-    const { child, exited } = registerInChild(registerBody(gameId, stack.engine.url, { members: 120 }), {
-      AWS_ENDPOINT_URL_DYNAMODB: proxy.url,
-    });
-    await held;
-    child.kill('SIGKILL');
-    await exited;
-    proxy.holdIf(undefined);
+    await killBeforeCommit(gameId, 120);
     const [record] = (await rowsOf(gameId)).records;
     const reclaimer = new DynamoStartingRecordReclaimer(documentClient(stack.tables.client), loadConfig().tables);
     const ref = { game_id: gameId, op_id: String(record?.op_id), created_at: String(record?.created_at) };
