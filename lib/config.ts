@@ -6,13 +6,7 @@
 import { isIP } from 'node:net';
 
 export interface Config {
-  tables: {
-    runtimeRecords: string;
-    engineVersions: string;
-    playerMappings: string;
-    operationLog: string;
-    idempotency: string;
-  };
+  tables: Record<TableKey, string>;
   eventBusName: string;
   engineAllowedHosts: string[];
   engineTimeoutMs: number;
@@ -20,6 +14,17 @@ export interface Config {
   idempotencyTtlS: number;
   startingTimeoutS: number;
 }
+
+/** The environment variable that names each table. */
+export const TABLE_ENV = {
+  runtimeRecords: 'RUNTIME_RECORDS_TABLE',
+  engineVersions: 'ENGINE_VERSIONS_TABLE',
+  playerMappings: 'PLAYER_MAPPINGS_TABLE',
+  operationLog: 'OPERATION_LOG_TABLE',
+  idempotency: 'IDEMPOTENCY_TABLE',
+} as const;
+
+export type TableKey = keyof typeof TABLE_ENV;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -70,11 +75,11 @@ export function loadConfig(env: Env = process.env): Config {
   }
   return {
     tables: {
-      runtimeRecords: required(env, 'RUNTIME_RECORDS_TABLE'),
-      engineVersions: required(env, 'ENGINE_VERSIONS_TABLE'),
-      playerMappings: required(env, 'PLAYER_MAPPINGS_TABLE'),
-      operationLog: required(env, 'OPERATION_LOG_TABLE'),
-      idempotency: required(env, 'IDEMPOTENCY_TABLE'),
+      runtimeRecords: required(env, TABLE_ENV.runtimeRecords),
+      engineVersions: required(env, TABLE_ENV.engineVersions),
+      playerMappings: required(env, TABLE_ENV.playerMappings),
+      operationLog: required(env, TABLE_ENV.operationLog),
+      idempotency: required(env, TABLE_ENV.idempotency),
     },
     eventBusName: required(env, 'EVENT_BUS_NAME'),
     engineAllowedHosts: hosts,

@@ -9,8 +9,8 @@
  * so `serverless invoke local --stage local` and `serverless offline --stage
  * local` pass the functions exactly the names created here.
  */
-import type { Context } from 'aws-lambda';
-import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { documentClient } from '../lib/adapters/dynamodb-stores.ts';
 import {
   checkJava,
   createTables,
@@ -113,7 +113,7 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
     await createTables(dynamo.client, tables);
     progress(`created tables ${Object.values(tables).join(', ')}`);
 
-    const doc = DynamoDBDocumentClient.from(dynamo.client, { marshallOptions: { removeUndefinedValues: true } });
+    const doc = documentClient(dynamo.client);
     await seed(doc, tables, engine.url);
     progress(`seeded engine version ${SEEDED_VERSION} -> ${SEEDED_IMAGE_REF} and the running game ${REGISTERED_GAME_ID}`);
 
@@ -188,25 +188,6 @@ async function seed(doc: DynamoDBDocumentClient, tables: TableNames, engineUrl: 
       },
     }),
   );
-}
-
-/** A Lambda context like the one the runtime passes: 28 s budget (the deployed timeout). */
-export function localLambdaContext(functionName = `game-master-${LOCAL_STAGE}-registerRuntime`, timeoutMs = 28_000): Context {
-  const deadline = Date.now() + timeoutMs;
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${LOCAL_AWS_ENV.AWS_REGION}:000000000000:function:${functionName}`,
-    memoryLimitInMB: '512',
-    awsRequestId: crypto.randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: `local/[$LATEST]${crypto.randomUUID().replaceAll('-', '')}`,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
 }
 
 /**

@@ -12,7 +12,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { localLambdaContext, withLocalEnvironment } from './local-env.ts';
+import { lambdaContext } from '../test/support/harness.ts';
+import { LOCAL_STAGE, withLocalEnvironment } from './local-env.ts';
 
 const NAME = 'start';
 const eventFile = resolve(process.argv[2] ?? 'events/register-success.json');
@@ -39,7 +40,7 @@ await withLocalEnvironment(NAME, async (local) => {
   console.log(event.body ? show(JSON.parse(event.body)) : '(none)');
 
   heading('handler logs and metrics (what CloudWatch would receive)');
-  const response = await handler(event, localLambdaContext());
+  const response = await handler(event, lambdaContext(28_000, `game-master-${LOCAL_STAGE}-registerRuntime`));
 
   heading(`HTTP response: ${response.statusCode}`);
   console.log(show(response.headers ?? {}));

@@ -22,6 +22,7 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { Config } from '../config.ts';
 import type { OperationEntry } from '../domain/operation.ts';
 import type { PlayerMapping, RuntimeRecord } from '../domain/runtime-record.ts';
 import {
@@ -45,12 +46,8 @@ export const MAX_TRANSACTION_ACTIONS = 100;
 /** Concurrent single-item deletes during a rollback or reclaim. */
 const DELETE_CONCURRENCY = 16;
 
-export interface TableNames {
-  runtimeRecords: string;
-  engineVersions: string;
-  playerMappings: string;
-  operationLog: string;
-}
+/** The tables this module writes and reads (the idempotency table is Powertools'). */
+export type TableNames = Omit<Config['tables'], 'idempotency'>;
 
 export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });

@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type LocalEnvironment, LOCAL_ENGINE_PORT, localLambdaContext, startLocalEnvironment } from '../../scripts/local-env.ts';
+import { type LocalEnvironment, LOCAL_ENGINE_PORT, startLocalEnvironment } from '../../scripts/local-env.ts';
+import { lambdaContext } from '../support/harness.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EVENTS = join(ROOT, 'events');
@@ -141,7 +142,7 @@ describe('the samples through the real handler on the local environment', () => 
   });
 
   it.each(Object.entries(EXPECTED))('%s answers %j', async (file, expected) => {
-    const response = await handler(readEvent(file), localLambdaContext());
+    const response = await handler(readEvent(file), lambdaContext());
     const body = JSON.parse(response.body ?? '{}') as { error?: { code: string }; game_id?: string; status?: string };
     expect(response.statusCode, response.body).toBe(expected.status);
     if (expected.code) expect(body.error?.code).toBe(expected.code);

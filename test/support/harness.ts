@@ -2,21 +2,22 @@
  * Fixtures shared by the tests: a Lambda context, API Gateway events,
  * request bodies, and recording doubles of the telemetry and log ports.
  */
+import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { Log, Telemetry } from '../../lib/ports.ts';
 
-/** A fixed Lambda context whose deadline is `remainingMs` from its creation. */
-export function lambdaContext(remainingMs = 28_000): Context {
+/** A Lambda context like the runtime's, whose deadline is `remainingMs` (default: the deployed 28 s) from its creation. */
+export function lambdaContext(remainingMs = 28_000, functionName = 'game-master-test-registerRuntime'): Context {
   const deadline = Date.now() + remainingMs;
   return {
     callbackWaitsForEmptyEventLoop: false,
-    functionName: 'game-master-test-registerRuntime',
+    functionName,
     functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:game-master-test-registerRuntime',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
     memoryLimitInMB: '512',
-    awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
-    logGroupName: '/aws/lambda/game-master-test-registerRuntime',
-    logStreamName: '2026/11/25/[$LATEST]abcdef',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: `2026/11/25/[$LATEST]${randomUUID().replaceAll('-', '')}`,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     done: () => undefined,
     fail: () => undefined,
