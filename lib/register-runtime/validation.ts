@@ -18,9 +18,12 @@
  *   operation log for reclaims, it never registers a runtime.
  * - Quoted values in the seed's messages (`op source "x"`, `duplicate entries
  *   for "x"`) are quoted like Go's %q.
- * - The body is read through own data properties only, so `__proto__`,
- *   `constructor` and getters never change what is read.
+ * - The shape is a valibot schema (RequestShape); it reads own data
+ *   properties only, so `__proto__`, `constructor` and getters never change
+ *   what is read. The seed's checks and the limits are ordered plain
+ *   functions: their order and messages are the contract.
  */
+import * as v from 'valibot';
 import { hostAllowed } from '../domain/host-glob.ts';
 import { cronProblem } from '../domain/schedule.ts';
 
@@ -158,63 +161,62 @@ function bodyTooLarge(): string {
   return `request body must be at most ${LIMITS.bodyBytes} bytes`;
 }
 
-type Shape = { ok: true; value: ShapedRequest } | { ok: false; message: string };
-
-/** The body after the shape check: every field a string, missing and null read as "". */
-interface ShapedRequest {
-  game_id: string;
-  engine_endpoint: string;
-  members: RegisterMember[];
-  target_engine_version: string;
-  turn_schedule: string;
-}
-
-function stringField(obj: object, key: string, label: string): { ok: true; value: string } | { ok: false; message: string } {
-  const value = own(obj, key);
-  if (value === undefined || value === null) return { ok: true, value: '' };
-  if (typeof value !== 'string') return { ok: false, message: `${label} must be a string` };
-  return { ok: true, value };
-}
-
-function checkShape(raw: unknown): Shape {
-  if (!isPlainObject(raw)) return { ok: false, message: NOT_AN_OBJECT };
-  const gameId = stringField(raw, 'game_id', 'game_id');
-  if (!gameId.ok) return gameId;
-  const endpoint = stringField(raw, 'engine_endpoint', 'engine_endpoint');
-  if (!endpoint.ok) return endpoint;
-  const rawMembers = own(raw, 'members');
-  const members: RegisterMember[] = [];
-  if (rawMembers !== undefined && rawMembers !== null) {
-    if (!Array.isArray(rawMembers)) return { ok: false, message: 'members must be an array' };
-    for (let i = 0; i < rawMembers.length; i++) {
-      const member: unknown = own(rawMembers, String(i));
-      // A null member counts as an empty one (the seed decodes it to a zero Member).
-      if (member === null || member === undefined) {
-        members.push({ user_id: '', race_name: '' });
-        continue;
-      }
-      if (!isPlainObject(member)) return { ok: false, message: `members[${i}] must be an object` };
-      const userId = stringField(member, 'user_id', `members[${i}].user_id`);
-      if (!userId.ok) return userId;
-      const raceName = stringField(member, 'race_name', `members[${i}].race_name`);
-      if (!raceName.ok) return raceName;
-      members.push({ user_id: userId.value, race_name: raceName.value });
-    }
+/** `members[2].user_id` from a valibot issue path ("" at the top). */
+function fieldLabel(issue: v.BaseIssue<unknown>): string {
+  let label = '';
+  for (const item of issue.path ?? []) {
+    const key = item.key as string | number;
+    label += typeof key === 'number' ? `[${key}]` : label === '' ? key : `.${key}`;
   }
-  const version = stringField(raw, 'target_engine_version', 'target_engine_version');
-  if (!version.ok) return version;
-  const schedule = stringField(raw, 'turn_schedule', 'turn_schedule');
-  if (!schedule.ok) return schedule;
-  return {
-    ok: true,
-    value: {
-      game_id: gameId.value,
-      engine_endpoint: endpoint.value,
-      members,
-      target_engine_version: version.value,
-      turn_schedule: schedule.value,
-    },
-  };
+  return label;
+}
+
+/** A string field: another JSON type is named; missing or null reads as "". */
+const Text = v.pipe(
+  v.nullish(v.string('must be a string')),
+  v.transform((value) => value ?? ''),
+);
+
+/**
+ * A plain object, reduced to its own data properties among `keys`: nothing
+ * inherited, no getter run, unknown keys (`__proto__` among them) dropped.
+ */
+const OwnFields = (keys: readonly string[], message: string) =>
+  v.pipe(
+    v.custom<object>(isPlainObject, message),
+    v.transform((obj) => Object.fromEntries(keys.map((key) => [key, own(obj, key)]))),
+  );
+
+/** A member; a null one counts as empty (the seed decodes it to a zero Member). */
+const MemberShape = v.pipe(
+  v.unknown(),
+  v.transform((member) => member ?? {}),
+  OwnFields(['user_id', 'race_name'], 'must be an object'),
+  v.object({ user_id: Text, race_name: Text }),
+);
+
+/** The body's shape, checked in field order; the first problem wins. */
+const RequestShape = v.pipe(
+  OwnFields(['game_id', 'engine_endpoint', 'members', 'target_engine_version', 'turn_schedule'], NOT_AN_OBJECT),
+  v.object({
+    game_id: Text,
+    engine_endpoint: Text,
+    members: v.pipe(
+      v.nullish(v.array(MemberShape, 'must be an array')),
+      v.transform((members) => members ?? []),
+    ),
+    target_engine_version: Text,
+    turn_schedule: Text,
+  }),
+);
+
+function checkShape(raw: unknown): Validation<RegisterRequest> {
+  const result = v.safeParse(RequestShape, raw, { abortEarly: true });
+  if (result.success) return { ok: true, value: result.output as RegisterRequest };
+  const issue = result.issues[0];
+  if (issue === undefined) return { ok: false, message: NOT_AN_OBJECT };
+  const label = fieldLabel(issue);
+  return { ok: false, message: label === '' ? issue.message : `${label} ${issue.message}` };
 }
 
 /** The seed's firstDuplicateMember: the first user_id or race_name seen twice, walking the roster once. */
@@ -231,7 +233,7 @@ export function firstDuplicateMember(members: readonly RegisterMember[]): string
 }
 
 /** The seed's Validate, in its order, with its messages. */
-function seedProblem(input: ShapedRequest, opSource: string): string | undefined {
+function seedProblem(input: RegisterRequest, opSource: string): string | undefined {
   if (isBlank(input.game_id)) return 'game id must not be empty';
   if (isBlank(input.engine_endpoint)) return 'engine endpoint must not be empty';
   if (input.members.length === 0) return 'members must not be empty';
@@ -252,7 +254,7 @@ function isValidId(value: string): boolean {
 }
 
 /** The limits table, in field order. */
-function limitProblem(input: ShapedRequest): string | undefined {
+function limitProblem(input: RegisterRequest): string | undefined {
   if (!isValidId(input.game_id)) return `game_id ${ID_RULE}`;
   if (codePointLength(input.engine_endpoint) > LIMITS.engineEndpointLength) {
     return `engine_endpoint must be at most ${LIMITS.engineEndpointLength} characters`;
