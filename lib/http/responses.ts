@@ -11,7 +11,8 @@ export interface HttpAnswer {
   body: string;
 }
 
-const JSON_HEADERS = { 'content-type': 'application/json' } as const;
+/** Header names as the contract writes them (HTTP compares them case-insensitively). */
+const JSON_HEADERS = { 'Content-Type': 'application/json' } as const;
 
 export function errorAnswer(code: HttpErrorCode, message: string, headers: Record<string, string> = {}): HttpAnswer {
   return {

@@ -37,7 +37,7 @@ import { errorAnswer, type HttpAnswer, outcomeAnswer } from './responses.ts';
 
 /** Fixed, so that renaming the function never orphans the keys it holds. */
 export const IDEMPOTENCY_KEY_PREFIX = 'gamemaster.registerRuntime';
-export const REPLAYED_HEADER = 'idempotent-replayed';
+export const REPLAYED_HEADER = 'Idempotent-Replayed';
 const REMEMBERED = new Set([201, 400, 404]);
 /** Retry-After when the running call's expiry is unknown. */
 const DEFAULT_RETRY_AFTER_S = 5;
@@ -158,7 +158,7 @@ export class SafeRetries {
           inProgressUntil === undefined ? DEFAULT_RETRY_AFTER_S : Math.max(1, Math.ceil((inProgressUntil - Date.now()) / 1000));
         this.log.info('idempotent request in progress', { source_ref: call.sourceRef, retry_after_s: retryAfter });
         return errorAnswer('request_in_progress', 'a request with this Idempotency-Key is still in progress', {
-          'retry-after': String(retryAfter),
+          'Retry-After': String(retryAfter),
         });
       }
       this.log.error('idempotency key could not be taken', { source_ref: call.sourceRef, error: err });

@@ -81,7 +81,8 @@ async function invokeRegister(fnc: BundledFunction, event: unknown, context?: Pa
   const result = await fnc.invoke<APIGatewayProxyStructuredResultV2>(event, context);
   return {
     status: result.statusCode ?? 0,
-    headers: (result.headers ?? {}) as Record<string, unknown>,
+    // Header names compare case-insensitively: keyed in lower case here.
+    headers: Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
     body: JSON.parse(String(result.body)) as Json,
   };
 }

@@ -91,7 +91,7 @@ describe('Function: registerRuntime under generated input', () => {
 
         const status = result.statusCode ?? 0;
         expect(status).not.toBe(500);
-        expect((result.headers as Record<string, string>)['content-type']).toBe('application/json');
+        expect(result.headers).toEqual(expect.objectContaining({ 'Content-Type': 'application/json' }));
         const body = JSON.parse(String(result.body));
         if (status === 201) {
           expect(body.status).toBe('running');

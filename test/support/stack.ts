@@ -61,6 +61,7 @@ export function parse(result: APIGatewayProxyStructuredResultV2): { status: numb
   return {
     status: result.statusCode ?? 0,
     body: JSON.parse(String(result.body)),
-    headers: (result.headers ?? {}) as Record<string, unknown>,
+    // Header names compare case-insensitively: keyed in lower case here.
+    headers: Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
   };
 }
