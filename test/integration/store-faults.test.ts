@@ -93,37 +93,30 @@ function lateReconciler(): ReconcileStarting {
 }
 
 describe('Function: registerRuntime under store faults (DynamoDB Local through a faulting proxy)', () => {
-  describe('reads before the insert: 503, nothing written but the failure entry', () => {
-    it.each<FaultMode>(['internal-error', 'throttle', 'drop'])('runtime-record read, %s', async (mode) => {
+  describe('the reads and the insert fail: 503, the engine never called, nothing left but the failure entry', () => {
+    it.each<[string, keyof typeof at, FaultMode, string]>([
+      ['runtime-record read', 'recordRead', 'internal-error', 'get runtime record'],
+      ['runtime-record read', 'recordRead', 'throttle', 'get runtime record'],
+      ['runtime-record read', 'recordRead', 'drop', 'get runtime record'],
+      ['engine-version read', 'versionRead', 'internal-error', 'get engine version'],
+      ['engine-version read', 'versionRead', 'provisioned-throughput', 'get engine version'],
+      ['engine-version read', 'versionRead', 'drop', 'get engine version'],
+      ['insert (never landed)', 'insert', 'internal-error', 'insert runtime record'],
+      ['insert (never landed)', 'insert', 'drop', 'insert runtime record'],
+    ])('%s, %s', async (_what, step, mode, stepName) => {
       // Prepare
       const gameId = newGame();
-      const fault = proxy.fault({ match: at.recordRead(), mode });
+      const fault = proxy.fault({ match: at[step](), mode });
       const engineCalls = stack.engine.calls.length;
 
       // Act
       const res = await register(gameId);
 
       // Assess
-      expectUnavailable(res, 'get runtime record');
+      expectUnavailable(res, stepName);
       expect(fault.faulted).toBe(3); // every attempt of the SDK
       expect(stack.engine.calls.length).toBe(engineCalls);
-      await expectNothingLeft(gameId, 'service_unavailable', 'get runtime record: store request failed');
-    });
-
-    it.each<FaultMode>(['internal-error', 'provisioned-throughput', 'drop'])('engine-version read, %s', async (mode) => {
-      // Prepare
-      const gameId = newGame();
-      const fault = proxy.fault({ match: at.versionRead(), mode });
-      const engineCalls = stack.engine.calls.length;
-
-      // Act
-      const res = await register(gameId);
-
-      // Assess
-      expectUnavailable(res, 'get engine version');
-      expect(fault.faulted).toBe(3);
-      expect(stack.engine.calls.length).toBe(engineCalls);
-      await expectNothingLeft(gameId, 'service_unavailable', 'get engine version: store request failed');
+      await expectNothingLeft(gameId, 'service_unavailable', `${stepName}: store request failed`);
     });
 
     it('a fault the SDK retries past once is no failure at all', async () => {
@@ -144,23 +137,7 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
     });
   });
 
-  describe('the conditional insert: 503 and no runtime record left', () => {
-    it.each<FaultMode>(['internal-error', 'drop'])('%s: the insert never landed', async (mode) => {
-      // Prepare
-      const gameId = newGame();
-      const fault = proxy.fault({ match: at.insert(), mode });
-      const engineCalls = stack.engine.calls.length;
-
-      // Act
-      const res = await register(gameId);
-
-      // Assess
-      expectUnavailable(res, 'insert runtime record');
-      expect(fault.faulted).toBe(3);
-      expect(stack.engine.calls.length).toBe(engineCalls);
-      await expectNothingLeft(gameId, 'service_unavailable', 'insert runtime record: store request failed');
-    });
-
+  describe('the conditional insert: no runtime record left', () => {
     it('commit-then-drop: the insert landed unseen, and the rollback deletes it by its op_id', async () => {
       // Prepare: every attempt is applied upstream, then its answer dropped.
       const gameId = newGame();
