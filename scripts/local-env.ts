@@ -9,12 +9,13 @@
  * so `serverless invoke local --stage local` and `serverless offline --stage
  * local` pass the functions exactly the names created here.
  */
-import { type DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../lib/adapters/dynamodb-stores.ts';
 import {
   checkJava,
   createTables,
   LOCAL_AWS_ENV,
+  scanAll,
   type LocalDynamo,
   startDynamoDbLocal,
   TABLE_ENV,
@@ -143,16 +144,7 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
       events,
       async rows() {
         const out = {} as Record<TableKey, Record<string, unknown>[]>;
-        for (const key of Object.keys(tables) as TableKey[]) {
-          const items: Record<string, unknown>[] = [];
-          let start: Record<string, unknown> | undefined;
-          do {
-            const res = await doc.send(new ScanCommand({ TableName: tables[key], ConsistentRead: true, ExclusiveStartKey: start }));
-            items.push(...(res.Items ?? []));
-            start = res.LastEvaluatedKey;
-          } while (start);
-          out[key] = items;
-        }
+        for (const key of Object.keys(tables) as TableKey[]) out[key] = await scanAll(doc, tables[key]);
         return out;
       },
       stop: stopAll,

@@ -17,7 +17,7 @@ import {
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  QueryCommand,
+  paginateQuery,
   TransactWriteCommand,
   type TransactWriteCommandInput,
   UpdateCommand,
@@ -249,23 +249,19 @@ async function deleteMappingsOf(
 ): Promise<void> {
   const userIds: string[] = [];
   try {
-    let start: Record<string, unknown> | undefined;
-    do {
-      const res = await doc.send(
-        new QueryCommand({
-          TableName: table,
-          KeyConditionExpression: 'game_id = :g',
-          FilterExpression: 'op_id = :op',
-          ExpressionAttributeValues: { ':g': gameId, ':op': opId },
-          ProjectionExpression: 'user_id',
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-        { abortSignal: signal },
-      );
-      for (const item of res.Items ?? []) userIds.push(String(item.user_id));
-      start = res.LastEvaluatedKey;
-    } while (start);
+    const pages = paginateQuery(
+      { client: doc },
+      {
+        TableName: table,
+        KeyConditionExpression: 'game_id = :g',
+        FilterExpression: 'op_id = :op',
+        ExpressionAttributeValues: { ':g': gameId, ':op': opId },
+        ProjectionExpression: 'user_id',
+        ConsistentRead: true,
+      },
+      { abortSignal: signal },
+    );
+    for await (const page of pages) for (const item of page.Items ?? []) userIds.push(String(item.user_id));
   } catch (err) {
     throw storeError('find player mappings', err);
   }
@@ -363,22 +359,20 @@ export class DynamoStartingRecordReclaimer implements StartingRecordReclaimer {
   async findStartingBefore(cutoff: string): Promise<StartingRecordRef[]> {
     const refs: StartingRecordRef[] = [];
     try {
-      let start: Record<string, unknown> | undefined;
-      do {
-        const res = await this.doc.send(
-          new QueryCommand({
-            TableName: this.tables.runtimeRecords,
-            IndexName: STARTING_INDEX,
-            KeyConditionExpression: 'starting_marker = :m AND created_at < :cutoff',
-            ExpressionAttributeValues: { ':m': STARTING_MARKER, ':cutoff': cutoff },
-            ExclusiveStartKey: start,
-          }),
-        );
-        for (const item of res.Items ?? []) {
+      const pages = paginateQuery(
+        { client: this.doc },
+        {
+          TableName: this.tables.runtimeRecords,
+          IndexName: STARTING_INDEX,
+          KeyConditionExpression: 'starting_marker = :m AND created_at < :cutoff',
+          ExpressionAttributeValues: { ':m': STARTING_MARKER, ':cutoff': cutoff },
+        },
+      );
+      for await (const page of pages) {
+        for (const item of page.Items ?? []) {
           refs.push({ game_id: String(item.game_id), op_id: String(item.op_id), created_at: String(item.created_at) });
         }
-        start = res.LastEvaluatedKey;
-      } while (start);
+      }
     } catch (err) {
       throw storeError('find starting records', err);
     }

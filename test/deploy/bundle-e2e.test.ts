@@ -17,6 +17,7 @@ import { type DynamoProxy, requestIs, startDynamoProxy } from '../support/dynamo
 import { type EngineServer, startEngineServer } from '../support/engine-server.ts';
 import { type EventBridgeDouble, startEventBridgeServer } from '../support/eventbridge-server.ts';
 import { apiEvent, registerBody } from '../support/harness.ts';
+import { healthySnapshotDetail } from '../support/stack.ts';
 
 const STAGE = 'ci';
 const PACKAGE_TIMEOUT_MS = 200_000;
@@ -225,17 +226,7 @@ describe('the bundled registerRuntime (serverless package --stage ci), on Dynamo
       DetailType: 'runtime_snapshot_update',
       EventBusName: fn(REGISTER).Properties.Environment.Variables.EVENT_BUS_NAME,
     });
-    expect(published[0]?.detail).toEqual({
-      game_id: gameId,
-      current_turn: 0,
-      runtime_status: 'running',
-      engine_health_summary: '',
-      occurred_at: expect.any(String),
-      player_turn_stats: [
-        { user_id: 'u-001', planets: 3, population: 120.5 },
-        { user_id: 'u-002', planets: 3, population: 120.5 },
-      ],
-    });
+    expect(published[0]?.detail).toEqual(healthySnapshotDetail(gameId, ['u-001', 'u-002']));
     // The bundled Powertools printed the outcome metric (EMF) on stdout.
     expect(outcomesPrinted(register, printedBefore)).toEqual([expect.objectContaining({ outcome: 'success', error_code: 'none' })]);
   });

@@ -58,6 +58,15 @@ function registerInChild(body: unknown, env: Record<string, string> = {}): { chi
   return { child, exited };
 }
 
+/** Nothing of the registration left but the reconciler's registration_abandoned entry. */
+async function expectReclaimed(gameId: string) {
+  const rows = await rowsOf(gameId);
+  expect(rows.records).toEqual([]);
+  expect(rows.mappings).toEqual([]);
+  expect(rows.log.map((e) => e.error_code)).toEqual(['registration_abandoned']);
+  return rows;
+}
+
 /**
  * Registers `members` in a child process through the proxy, holds its commit
  * transaction (the one with the compare-and-set), and kills the child there:
@@ -107,17 +116,8 @@ describe('Function: reconcileStarting (DynamoDB Local)', () => {
 
     // Assess
     expect(result).toEqual({ examined: 1, reclaimed: 1 });
-    const rows = await rowsOf(gameId);
-    expect(rows.records).toEqual([]);
-    expect(rows.mappings).toEqual([]);
-    expect(rows.log).toHaveLength(1);
-    expect(rows.log[0]).toMatchObject({
-      op_kind: 'register_runtime',
-      op_source: 'reconciler',
-      outcome: 'failure',
-      error_code: 'registration_abandoned',
-      source_ref: left.records[0]?.op_id,
-    });
+    const rows = await expectReclaimed(gameId);
+    expect(rows.log[0]).toMatchObject({ op_kind: 'register_runtime', op_source: 'reconciler', outcome: 'failure', source_ref: left.records[0]?.op_id });
     expect(emf.metrics().filter((m) => m.name === 'register_runtime_outcomes').map((m) => m.dimensions)).toEqual([
       expect.objectContaining({ outcome: 'failure', error_code: 'registration_abandoned' }),
     ]);
@@ -141,10 +141,7 @@ describe('Function: reconcileStarting (DynamoDB Local)', () => {
 
     // Assess
     expect(result).toEqual({ examined: 1, reclaimed: 1 });
-    const rows = await rowsOf(gameId);
-    expect(rows.records).toEqual([]);
-    expect(rows.mappings).toEqual([]);
-    expect(rows.log.map((e) => e.error_code)).toEqual(['registration_abandoned']);
+    await expectReclaimed(gameId);
   });
 
   it('finishes a reclaim that was interrupted after its mark', async () => {
@@ -162,10 +159,7 @@ describe('Function: reconcileStarting (DynamoDB Local)', () => {
 
     // Assess
     expect(result).toEqual({ examined: 1, reclaimed: 1 });
-    const rows = await rowsOf(gameId);
-    expect(rows.records).toEqual([]);
-    expect(rows.mappings).toEqual([]);
-    expect(rows.log.map((e) => e.error_code)).toEqual(['registration_abandoned']);
+    await expectReclaimed(gameId);
   });
 
   it('a keyed call killed mid-flight holds its key until its Lambda deadline, then its retry succeeds once reclaimed', async () => {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureEmf } from '../support/emf.ts';
 import { apiEvent, lambdaContext, registerBody } from '../support/harness.ts';
-import { coldStart, type Handler, parse, type Stack, startStack } from '../support/stack.ts';
+import { coldStart, type Handler, healthySnapshotDetail, parse, type Stack, startStack } from '../support/stack.ts';
 
 let stack: Stack;
 let handler: Handler;
@@ -93,17 +93,7 @@ describe('Function: registerRuntime (DynamoDB Local)', () => {
       const published = stack.events.entries.slice(before);
       expect(published).toHaveLength(1);
       expect(published[0]).toMatchObject({ Source: 'galaxy.gamemaster', DetailType: 'runtime_snapshot_update', EventBusName: 'game-master-test-events' });
-      expect(published[0]?.detail).toEqual({
-        game_id: gameId,
-        current_turn: 0,
-        runtime_status: 'running',
-        engine_health_summary: '',
-        occurred_at: expect.any(String),
-        player_turn_stats: [
-          { user_id: 'u-001', planets: 3, population: 120.5 },
-          { user_id: 'u-002', planets: 3, population: 120.5 },
-        ],
-      });
+      expect(published[0]?.detail).toEqual(healthySnapshotDetail(gameId, ['u-001', 'u-002']));
 
       const metrics = emf.metrics();
       expect(metrics.find((m) => m.name === 'register_runtime_outcomes')?.dimensions).toMatchObject({ outcome: 'success', error_code: 'none' });

@@ -4,9 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
-import { createTables, LOCAL_AWS_ENV, TABLE_ENV, type TableKey, type TableNames, tableNames } from '../../infra/local-stack.ts';
+import { createTables, LOCAL_AWS_ENV, scanAll, TABLE_ENV, type TableKey, type TableNames, tableNames } from '../../infra/local-stack.ts';
 
 export interface TestTables {
   endpoint: string;
@@ -40,32 +40,11 @@ export async function createTestTables(): Promise<TestTables> {
     client,
     doc,
     env,
-    async scan(key) {
-      const items: Record<string, unknown>[] = [];
-      let start: Record<string, unknown> | undefined;
-      do {
-        const res = await doc.send(new ScanCommand({ TableName: names[key], ConsistentRead: true, ExclusiveStartKey: start }));
-        items.push(...(res.Items ?? []));
-        start = res.LastEvaluatedKey;
-      } while (start);
-      return items;
-    },
+    scan: (key) => scanAll(doc, names[key]),
     async query(key, gameId) {
       const items: Record<string, unknown>[] = [];
-      let start: Record<string, unknown> | undefined;
-      do {
-        const res = await doc.send(
-          new QueryCommand({
-            TableName: names[key],
-            KeyConditionExpression: 'game_id = :g',
-            ExpressionAttributeValues: { ':g': gameId },
-            ConsistentRead: true,
-            ExclusiveStartKey: start,
-          }),
-        );
-        items.push(...(res.Items ?? []));
-        start = res.LastEvaluatedKey;
-      } while (start);
+      const input = { TableName: names[key], KeyConditionExpression: 'game_id = :g', ExpressionAttributeValues: { ':g': gameId }, ConsistentRead: true };
+      for await (const page of paginateQuery({ client: doc }, input)) items.push(...(page.Items ?? []));
       return items;
     },
     async seedEngineVersion(version, imageRef) {

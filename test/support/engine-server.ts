@@ -58,8 +58,11 @@ function raceNames(body: unknown): string[] {
   return races.map((r) => String(r?.race_name ?? ''));
 }
 
+/** What a healthy engine reports for every player. */
+export const HEALTHY_PLAYER = { planets: 3, population: 120.5 } as const;
+
 function players(races: string[]): { race_name: string; engine_player_uuid: string; planets: number; population: number }[] {
-  return races.map((race_name) => ({ race_name, engine_player_uuid: randomUUID(), planets: 3, population: 120.5 }));
+  return races.map((race_name) => ({ race_name, engine_player_uuid: randomUUID(), ...HEALTHY_PLAYER }));
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {

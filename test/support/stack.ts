@@ -5,9 +5,9 @@
  * (configuration is read at import, as at a Lambda cold start).
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { vi } from 'vitest';
+import { expect, vi } from 'vitest';
 import { createTestTables, type TestTables } from './dynamo.ts';
-import { type EngineServer, startEngineServer } from './engine-server.ts';
+import { type EngineServer, HEALTHY_PLAYER, startEngineServer } from './engine-server.ts';
 import { type EventBridgeDouble, startEventBridgeServer } from './eventbridge-server.ts';
 
 export const SEEDED_VERSION = '1.4.2';
@@ -63,5 +63,17 @@ export function parse(result: APIGatewayProxyStructuredResultV2): { status: numb
     body: JSON.parse(String(result.body)),
     // Header names compare case-insensitively: keyed in lower case here.
     headers: Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+  };
+}
+
+/** The snapshot detail a registration of `userIds` on a healthy engine publishes (any occurred_at). */
+export function healthySnapshotDetail(gameId: string, userIds: readonly string[]) {
+  return {
+    game_id: gameId,
+    current_turn: 0,
+    runtime_status: 'running',
+    engine_health_summary: '',
+    occurred_at: expect.any(String),
+    player_turn_stats: [...userIds].sort().map((user_id) => ({ user_id, ...HEALTHY_PLAYER })),
   };
 }

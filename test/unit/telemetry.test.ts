@@ -154,27 +154,13 @@ describe('Module: powertools', () => {
     vi.restoreAllMocks();
   });
 
-  it('defaults the service to game-master and the namespace to Galaxy/GameMaster', async () => {
+  it.each([
+    ['defaults the service to game-master and the namespace to Galaxy/GameMaster', '', '', 'game-master', 'Galaxy/GameMaster'],
+    ['takes the service and namespace from the environment', 'gm-blue', 'Galaxy/Staging', 'gm-blue', 'Galaxy/Staging'],
+  ])('%s', async (_what, serviceEnv, namespaceEnv, service, namespace) => {
     // Prepare
-    vi.stubEnv('POWERTOOLS_SERVICE_NAME', '');
-    vi.stubEnv('POWERTOOLS_METRICS_NAMESPACE', '');
-    vi.resetModules();
-    const emf = captureEmf();
-
-    // Act
-    const fresh = await import('../../lib/powertools.ts');
-    new PowertoolsTelemetry(fresh.metrics).eventPublished('runtime_snapshot_update');
-
-    // Assess
-    emf.restore();
-    expect(fresh.serviceName).toBe('game-master');
-    expect(emf.metrics()[0]).toMatchObject({ namespace: 'Galaxy/GameMaster', dimensions: { service: 'game-master' } });
-  });
-
-  it('takes the service and namespace from the environment', async () => {
-    // Prepare
-    vi.stubEnv('POWERTOOLS_SERVICE_NAME', 'gm-blue');
-    vi.stubEnv('POWERTOOLS_METRICS_NAMESPACE', 'Galaxy/Staging');
+    vi.stubEnv('POWERTOOLS_SERVICE_NAME', serviceEnv);
+    vi.stubEnv('POWERTOOLS_METRICS_NAMESPACE', namespaceEnv);
     vi.resetModules();
     const emf = captureEmf();
 
@@ -184,6 +170,7 @@ describe('Module: powertools', () => {
 
     // Assess
     emf.restore();
-    expect(emf.metrics()[0]).toMatchObject({ namespace: 'Galaxy/Staging', dimensions: { service: 'gm-blue' } });
+    expect(fresh.serviceName).toBe(service);
+    expect(emf.metrics()[0]).toMatchObject({ namespace, dimensions: { service } });
   });
 });
