@@ -127,20 +127,6 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
       expect(stack.engine.calls.length).toBe(engineCalls);
       await expectNothingLeft(gameId, 'service_unavailable', `${stepName}: store request failed`);
     });
-
-    it('a fault the SDK retries past once is no failure at all', async () => {
-      // Prepare: only the first attempt of the version read fails.
-      const gameId = newGame();
-      const fault = proxy.fault({ match: at.versionRead(), mode: 'internal-error', times: 1 });
-
-      // Act
-      const res = await register(gameId);
-
-      // Assess
-      expect(res.status).toBe(201);
-      expect(fault.faulted).toBe(1);
-      await expectRegisteredWhole(gameId);
-    });
   });
 
   describe('the conditional insert: no runtime record left', () => {
@@ -167,13 +153,19 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
     });
   });
 
-  describe('writes that land but whose answer is lost once: the SDK retry meets its own write', () => {
-    it('the insert: the retry is refused by this operation\'s own record, which is no conflict: 201, whole', async () => {
+  describe('a single fault the SDK retries past: the registration completes', () => {
+    it.each<[string, keyof typeof at, FaultMode]>([
+      ['the version read fails once: the SDK retries past it', 'versionRead', 'internal-error'],
+      ['the insert lands unseen: its retry meets this operation\'s own record, which is no conflict', 'insert', 'commit-then-drop'],
+    ])('%s: 201, whole', async (_what, step, mode) => {
+      // Prepare: only the first attempt is faulted.
       const gameId = newGame();
-      const fault = proxy.fault({ match: at.insert(), mode: 'commit-then-drop', times: 1 });
+      const fault = proxy.fault({ match: at[step](), mode, times: 1 });
 
+      // Act
       const res = await register(gameId);
 
+      // Assess
       expect(res.status).toBe(201);
       expect(fault.faulted).toBe(1);
       await expectRegisteredWhole(gameId);
