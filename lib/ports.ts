@@ -2,9 +2,11 @@
  * The interfaces the use cases need. Adapters in lib/adapters implement
  * them; the use cases never import an adapter or an SDK.
  */
+import type { EngineInitPlayer } from './domain/engine-player.ts';
 import type { EngineErrorCode } from './domain/errors.ts';
 import type { OperationEntry } from './domain/operation.ts';
 import type { PlayerMapping, RuntimeRecord } from './domain/runtime-record.ts';
+import type { RuntimeSnapshotUpdate } from './domain/snapshot-event.ts';
 
 /** A store request failed for a reason other than a refused condition. */
 export class StoreUnavailableError extends Error {
@@ -92,13 +94,6 @@ export interface StartingRecordReclaimer {
   deleteMarkedWithEntry(ref: StartingRecordRef, entry: OperationEntry): Promise<boolean>;
 }
 
-export interface EngineInitPlayer {
-  race_name: string;
-  engine_player_uuid: string;
-  planets: number;
-  population: number;
-}
-
 /** The engine refused or failed the init call; the message never holds raw socket text. */
 export class EngineCallError extends Error {
   override readonly name = 'EngineCallError';
@@ -116,15 +111,6 @@ export interface EngineClient {
    * engine's players (shape checked); rejects with EngineCallError.
    */
   init(endpoint: string, races: readonly string[], options: { timeoutMs: number }): Promise<EngineInitPlayer[]>;
-}
-
-export interface RuntimeSnapshotUpdate {
-  game_id: string;
-  current_turn: number;
-  runtime_status: string;
-  engine_health_summary: string;
-  occurred_at: string;
-  player_turn_stats: { user_id: string; planets: number; population: number }[];
 }
 
 export interface SnapshotPublisher {

@@ -7,16 +7,15 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { Config } from './config.ts';
 import { HttpEngineClient } from './adapters/engine-client.ts';
 import { EventBridgeSnapshotPublisher } from './adapters/eventbridge-publisher.ts';
-import {
-  documentClient,
-  DynamoEngineVersionStore,
-  DynamoOperationLogStore,
-  DynamoRegistrationCommitter,
-  DynamoRuntimeRecordStore,
-  DynamoStartingRecordReclaimer,
-} from './adapters/dynamodb-stores.ts';
+import { documentClient } from './adapters/dynamodb-conditions.ts';
+import { DynamoEngineVersionStore } from './adapters/engine-version-store.ts';
+import { KeyStore } from './adapters/idempotency-key-store.ts';
+import { DynamoOperationLogStore } from './adapters/operation-log-store.ts';
+import { DynamoRegistrationCommitter } from './adapters/registration-committer.ts';
+import { DynamoRuntimeRecordStore } from './adapters/runtime-record-store.ts';
+import { DynamoStartingRecordReclaimer } from './adapters/starting-record-reclaimer.ts';
 import { PowertoolsTelemetry } from './adapters/telemetry.ts';
-import { KeyStore, SafeRetries } from './http/safe-retries.ts';
+import { SafeRetries } from './http/safe-retries.ts';
 import type { EngineClient, Log, Telemetry } from './ports.ts';
 import { logger, metrics } from './powertools.ts';
 import { RegisterRuntime } from './register-runtime/register-runtime.ts';

@@ -10,7 +10,7 @@
  * local` pass the functions exactly the names created here.
  */
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { documentClient } from '../lib/adapters/dynamodb-stores.ts';
+import { documentClient } from '../lib/adapters/dynamodb-conditions.ts';
 import {
   checkJava,
   createTables,

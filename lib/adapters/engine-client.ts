@@ -16,7 +16,8 @@ import { isIP, type LookupFunction } from 'node:net';
 import ky from 'ky';
 import { Agent } from 'undici';
 import * as v from 'valibot';
-import { type EngineClient, EngineCallError, type EngineInitPlayer } from '../ports.ts';
+import type { EngineInitPlayer } from '../domain/engine-player.ts';
+import { type EngineClient, EngineCallError } from '../ports.ts';
 import { checkAddress } from './address-guard.ts';
 
 export interface ResolvedAddress {

@@ -8,8 +8,8 @@
  * log, never in a message that could reach a caller.
  */
 import { type EventBridgeClient, PutEventsCommand, type PutEventsCommandOutput } from '@aws-sdk/client-eventbridge';
-import { SNAPSHOT_EVENT, snapshotDetail } from '../domain/snapshot-event.ts';
-import type { RuntimeSnapshotUpdate, SnapshotPublisher } from '../ports.ts';
+import { type RuntimeSnapshotUpdate, SNAPSHOT_EVENT, snapshotDetail } from '../domain/snapshot-event.ts';
+import type { SnapshotPublisher } from '../ports.ts';
 
 export interface EventBridgePublisherOptions {
   /**

@@ -3,7 +3,7 @@
  * one place, and the builder that turns a registered runtime into it.
  * Lobby consumes this event; change its shape only additively.
  */
-import type { EngineInitPlayer, RuntimeSnapshotUpdate } from '../ports.ts';
+import type { EngineInitPlayer } from './engine-player.ts';
 import type { PlayerMapping, RuntimeRecord } from './runtime-record.ts';
 
 export const SNAPSHOT_EVENT = {
@@ -12,6 +12,16 @@ export const SNAPSHOT_EVENT = {
   /** EventBridge `DetailType`; also the `event_type` metric dimension. */
   detailType: 'runtime_snapshot_update',
 } as const;
+
+/** The event's Detail (without event_id, which is the operation's id). */
+export interface RuntimeSnapshotUpdate {
+  game_id: string;
+  current_turn: number;
+  runtime_status: string;
+  engine_health_summary: string;
+  occurred_at: string;
+  player_turn_stats: { user_id: string; planets: number; population: number }[];
+}
 
 export type SnapshotEventType = typeof SNAPSHOT_EVENT.detailType;
 

@@ -2,7 +2,7 @@
  * The one place that turns an outcome into an HTTP answer. Every answer is
  * JSON; error bodies are `{"error":{"code":"...","message":"..."}}`.
  */
-import { ERROR_STATUS, type HttpErrorCode } from '../domain/errors.ts';
+import { ERROR_STATUS, type HttpErrorCode } from './errors.ts';
 import type { RegisterOutcome } from '../register-runtime/register-runtime.ts';
 
 export interface HttpAnswer {

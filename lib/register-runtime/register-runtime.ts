@@ -24,13 +24,13 @@
 import { ROLLBACK_RESERVE_MS } from '../config.ts';
 import type { RegisterErrorCode } from '../domain/errors.ts';
 import { fallbackOpSource, newOpId, type OperationEntry, UNIDENTIFIED_GAME } from '../domain/operation.ts';
+import type { EngineInitPlayer } from '../domain/engine-player.ts';
 import type { PlayerMapping, RuntimeRecord } from '../domain/runtime-record.ts';
 import { nextFireAfter } from '../domain/schedule.ts';
 import { buildSnapshotUpdate } from '../domain/snapshot-event.ts';
 import {
   EngineCallError,
   type EngineClient,
-  type EngineInitPlayer,
   type EngineVersionStore,
   type Log,
   type OperationLogStore,

@@ -5,7 +5,7 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EventBridgeSnapshotPublisher, SnapshotPublishError } from '../../lib/adapters/eventbridge-publisher.ts';
-import type { RuntimeSnapshotUpdate } from '../../lib/ports.ts';
+import type { RuntimeSnapshotUpdate } from '../../lib/domain/snapshot-event.ts';
 import { type EventBridgeDouble, startEventBridgeServer } from '../support/eventbridge-server.ts';
 
 const BUS = 'galaxy-it-bus';

@@ -8,7 +8,7 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERROR_STATUS } from '../../lib/domain/errors.ts';
+import { ERROR_STATUS } from '../../lib/http/errors.ts';
 import { usableGameId } from '../../lib/register-runtime/validation.ts';
 import { apiEvent, lambdaContext } from '../support/harness.ts';
 import { coldStart, type Handler, type Stack, startStack } from '../support/stack.ts';

@@ -6,7 +6,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { documentClient, DynamoStartingRecordReclaimer } from '../../lib/adapters/dynamodb-stores.ts';
+import { documentClient } from '../../lib/adapters/dynamodb-conditions.ts';
+import { DynamoStartingRecordReclaimer } from '../../lib/adapters/starting-record-reclaimer.ts';
 import { loadConfig } from '../../lib/config.ts';
 import type { ReconcileStarting } from '../../lib/reconcile-starting/reconcile-starting.ts';
 import { buildReconciler } from '../../lib/wiring.ts';

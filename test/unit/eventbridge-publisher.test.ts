@@ -4,7 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EventBridgeSnapshotPublisher, SnapshotPublishError } from '../../lib/adapters/eventbridge-publisher.ts';
 import { buildSnapshotUpdate, SNAPSHOT_DETAIL_FIELDS, SNAPSHOT_EVENT } from '../../lib/domain/snapshot-event.ts';
-import type { RuntimeSnapshotUpdate } from '../../lib/ports.ts';
+import type { RuntimeSnapshotUpdate } from '../../lib/domain/snapshot-event.ts';
 
 const BUS = 'galaxy-test-bus';
 

@@ -11,7 +11,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
 import { outcomeAnswer } from '../../lib/http/responses.ts';
-import { EngineCallError, type EngineClient, type EngineInitPlayer } from '../../lib/ports.ts';
+import type { EngineInitPlayer } from '../../lib/domain/engine-player.ts';
+import { EngineCallError, type EngineClient } from '../../lib/ports.ts';
 import { buildRegistration } from '../../lib/wiring.ts';
 import { RecordingLog, RecordingTelemetry, registerBody } from '../support/harness.ts';
 

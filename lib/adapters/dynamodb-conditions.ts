@@ -1,0 +1,69 @@
+/**
+ * What every DynamoDB adapter shares: the document client, the translation
+ * of SDK errors into port errors, and the op_id-guarded writes.
+ *
+ * Every refused condition becomes a StoreConflictError and every other
+ * failure a StoreUnavailableError whose message names the step (the SDK
+ * error is kept as `cause`, for logs only). Every row an operation writes
+ * carries its `op_id`, so a rollback or the reconciler can prove that a
+ * row is theirs before deleting it.
+ */
+import {
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
+import {
+  type DeleteCommand,
+  DynamoDBDocumentClient,
+  type TransactWriteCommandInput,
+  type UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { Config } from '../config.ts';
+import { StoreConflictError, StoreUnavailableError } from '../ports.ts';
+
+/** DynamoDB's limit of actions in one TransactWriteItems. */
+export const MAX_TRANSACTION_ACTIONS = 100;
+
+/** The tables the DynamoDB adapters write and read (the idempotency table is Powertools'). */
+export type TableNames = Omit<Config['tables'], 'idempotency'>;
+
+export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/** True when a (transactional) write was refused by a condition (as opposed to throttling, conflicts, faults). */
+export function conditionRefused(err: unknown): boolean {
+  if (err instanceof ConditionalCheckFailedException) return true;
+  if (err instanceof TransactionCanceledException) {
+    return (err.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed');
+  }
+  return false;
+}
+
+/** The port error for a failed request: conflict when a condition refused it and a conflict message is given. */
+export function storeError(step: string, err: unknown, conflictMessage?: string): Error {
+  if (conflictMessage !== undefined && conditionRefused(err)) return new StoreConflictError(conflictMessage, { cause: err });
+  return new StoreUnavailableError(`${step}: store request failed`, { cause: err });
+}
+
+/**
+ * A write conditioned on `op_id = :op`: only the operation that wrote a row
+ * may change or delete it. A refused condition means the row is another
+ * operation's, or gone already: nothing to do, not an error.
+ */
+export async function ifOwned(
+  doc: DynamoDBDocumentClient,
+  command: UpdateCommand | DeleteCommand,
+  step: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  try {
+    await doc.send(command as DeleteCommand, { abortSignal: signal });
+  } catch (err) {
+    if (conditionRefused(err)) return;
+    throw storeError(step, err);
+  }
+}

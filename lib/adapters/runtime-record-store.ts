@@ -1,0 +1,85 @@
+/**
+ * RuntimeRecordStore on DynamoDB: the runtime record's existence check, its
+ * conditional insert, and the op_id-guarded writes of a rollback.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { RuntimeRecord } from '../domain/runtime-record.ts';
+import type { RuntimeRecordStore } from '../ports.ts';
+import { ifOwned, storeError } from './dynamodb-conditions.ts';
+
+/** The sparse index of `starting` records (infra/tables.yml). */
+export const STARTING_INDEX = 'starting_by_created_at';
+/** Value of `starting_marker` while a record is `starting`; removed by the compare-and-set. */
+export const STARTING_MARKER = 'starting';
+
+export class DynamoRuntimeRecordStore implements RuntimeRecordStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async exists(gameId: string, signal?: AbortSignal): Promise<boolean> {
+    try {
+      const res = await this.doc.send(
+        new GetCommand({ TableName: this.table, Key: { game_id: gameId }, ProjectionExpression: 'game_id', ConsistentRead: true }),
+        { abortSignal: signal },
+      );
+      return res.Item !== undefined;
+    } catch (err) {
+      throw storeError('get runtime record', err);
+    }
+  }
+
+  async insertStarting(record: RuntimeRecord, opId: string, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...record, op_id: opId, starting_marker: STARTING_MARKER },
+          // One runtime per game: losing this race is `conflict`, and the
+          // other caller's row is left exactly as it is.
+          ConditionExpression: 'attribute_not_exists(game_id)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+        { abortSignal: signal },
+      );
+    } catch (err) {
+      // The SDK retried a Put whose first answer was lost after it landed:
+      // the row in the way is this operation's own insert, not a conflict.
+      if (err instanceof ConditionalCheckFailedException && err.Item?.op_id?.S === opId) return;
+      throw storeError('insert runtime record', err, 'runtime record already exists');
+    }
+  }
+
+  async markAbandoned(gameId: string, opId: string, now: string, signal?: AbortSignal): Promise<void> {
+    await ifOwned(
+      this.doc,
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { game_id: gameId },
+        UpdateExpression:
+          'SET #status = :starting, starting_marker = :marker, reclaim_started_at = if_not_exists(reclaim_started_at, :now)',
+        ConditionExpression: 'op_id = :op',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':starting': 'starting', ':marker': STARTING_MARKER, ':now': now, ':op': opId },
+      }),
+      'mark runtime record abandoned',
+      signal,
+    );
+  }
+
+  async deleteOwned(gameId: string, opId: string, signal?: AbortSignal): Promise<void> {
+    await ifOwned(
+      this.doc,
+      new DeleteCommand({
+        TableName: this.table,
+        Key: { game_id: gameId },
+        ConditionExpression: 'op_id = :op',
+        ExpressionAttributeValues: { ':op': opId },
+      }),
+      'delete runtime record',
+      signal,
+    );
+  }
+}
