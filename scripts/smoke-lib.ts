@@ -19,6 +19,10 @@
  * Engine versions are immutable and have no delete route: every run leaves
  * its `smoke-<ts>` version (image `smoke.invalid/engine:<ts>`, a host that
  * cannot resolve) in the registry, where no game can start on it.
+ *
+ * `npm run engine-version` (scripts/engine-version.ts, runPutVersion below)
+ * uses the same signing and URL lookup for the one request an operator
+ * needs: adding an engine version.
  */
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -275,6 +279,31 @@ function messageOf(err: unknown): string {
   return message.split('\n')[0] ?? '';
 }
 
+/** What both commands need before sending anything: credentials and the API's base URL, or the exit code (2). */
+async function connect(
+  options: SmokeOptions,
+  deps: SmokeDeps,
+  print: (line: string) => void,
+): Promise<{ ok: true; credentials: SmokeCredentials; base: string } | { ok: false; code: number }> {
+  let credentials: SmokeCredentials;
+  try {
+    credentials = await deps.credentials();
+  } catch (err) {
+    print(
+      `refusing to run: no AWS credentials found (${messageOf(err)}); set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, for a principal allowed execute-api:Invoke on the stage`,
+    );
+    return { ok: false, code: 2 };
+  }
+  if (options.url) return { ok: true, credentials, base: options.url };
+  if (options.apiId) return { ok: true, credentials, base: apiUrlFromId(options.apiId, options.region) };
+  const found = await lookUpApiUrl(options, credentials, deps);
+  if (!found.ok) {
+    print(`cannot find the API: ${found.reason}; give --url or --api-id`);
+    return { ok: false, code: 2 };
+  }
+  return { ok: true, credentials, base: found.url };
+}
+
 /** The whole run: returns the exit code. Nothing is sent before credentials are found. */
 export async function runSmoke(argv: string[], deps: SmokeDeps): Promise<number> {
   const print = (line: string) => deps.print(`[smoke] ${line}`);
@@ -285,28 +314,9 @@ export async function runSmoke(argv: string[], deps: SmokeDeps): Promise<number>
     return 2;
   }
   const options = parsed.options;
-
-  let credentials: SmokeCredentials;
-  try {
-    credentials = await deps.credentials();
-  } catch (err) {
-    print(
-      `refusing to run: no AWS credentials found (${messageOf(err)}); set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, for a principal allowed execute-api:Invoke on the stage`,
-    );
-    return 2;
-  }
-
-  let base: string;
-  if (options.url) base = options.url;
-  else if (options.apiId) base = apiUrlFromId(options.apiId, options.region);
-  else {
-    const found = await lookUpApiUrl(options, credentials, deps);
-    if (!found.ok) {
-      print(`cannot find the API: ${found.reason}; give --url or --api-id`);
-      return 2;
-    }
-    base = found.url;
-  }
+  const connected = await connect(options, deps, print);
+  if (!connected.ok) return connected.code;
+  const { credentials, base } = connected;
 
   const started = deps.clock();
   const version = smokeVersion(started);
@@ -353,4 +363,76 @@ function judge(step: Step, status: number, text: string): string | undefined {
   }
   if (step.code && body?.error?.code !== step.code) return `expected error code ${step.code}`;
   return step.check?.(body);
+}
+
+export const PUT_VERSION_USAGE =
+  'usage: npm run engine-version -- <version> <image_ref> --stage <stage> --region <region> [--url <https://...> | --api-id <id>]';
+
+// The rules of PUT /internal/v1/engine-versions/{version} (reads-and-admin.md): checked here too, for a clear usage error.
+const VERSION = /^[A-Za-z0-9.+-]{1,64}$/;
+const IMAGE_REF = /^[!-~]{1,512}$/;
+
+/**
+ * `npm run engine-version -- <version> <image_ref> --stage ... --region ...`:
+ * one signed PUT of an engine version, the way releases add one. Exit 0 when
+ * the version names that image (201 created, or 200 it already did), 1 on any
+ * other answer (409: the version names another image; versions are
+ * immutable, so release a new version), 2 when nothing was sent.
+ */
+export async function runPutVersion(argv: string[], deps: SmokeDeps): Promise<number> {
+  const print = (line: string) => deps.print(`[engine-version] ${line}`);
+  const [version, image, ...flags] = argv;
+  const usage = (reason: string) => {
+    print(reason);
+    deps.print(PUT_VERSION_USAGE);
+    return 2;
+  };
+  if (version === undefined || version.startsWith('--') || image === undefined || image.startsWith('--')) {
+    return usage('<version> and <image_ref> come first');
+  }
+  if (!VERSION.test(version)) return usage('<version> is 1 to 64 letters, digits, . + -');
+  if (!IMAGE_REF.test(image)) return usage('<image_ref> is 1 to 512 printable ASCII characters, no space');
+  const parsed = parseArgs(flags);
+  if (!parsed.ok) return usage(parsed.reason);
+  if (parsed.options.game !== undefined) return usage('unknown argument "--game"');
+  const connected = await connect(parsed.options, deps, print);
+  if (!connected.ok) return connected.code;
+
+  const call: SignedCall = {
+    method: 'PUT',
+    base: connected.base,
+    segments: ['internal', 'v1', 'engine-versions', version],
+    body: JSON.stringify({ image_ref: image }),
+    contentType: 'application/json',
+  };
+  const target = `PUT /${call.segments.map(encodeURIComponent).join('/')}`;
+  let status: number;
+  let text: string;
+  try {
+    const answer = await signedFetch(
+      call,
+      { service: 'execute-api', region: parsed.options.region, credentials: connected.credentials, date: deps.clock() },
+      deps.fetch,
+    );
+    status = answer.status;
+    text = await answer.text();
+  } catch (err) {
+    print(`${target} -> no answer (${messageOf(err)})`);
+    return 1;
+  }
+  print(`${target} -> ${status} ${oneLine(text)}`);
+  if (status === 201) {
+    print(`created: ${version} names ${image}`);
+    return 0;
+  }
+  if (status === 200) {
+    print(`already there: ${version} names ${image} (nothing changed)`);
+    return 0;
+  }
+  print(
+    status === 409
+      ? `refused: ${version} already names another image, and versions never change; release the image as a new version`
+      : `refused: answered ${status}`,
+  );
+  return 1;
 }

@@ -17,7 +17,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { apiUrlFromId, parseArgs, runSmoke, type SmokeCredentials, type SmokeDeps, smokeVersion } from '../../scripts/smoke-lib.ts';
+import {
+  apiUrlFromId,
+  PUT_VERSION_USAGE,
+  parseArgs,
+  runPutVersion,
+  runSmoke,
+  type SmokeCredentials,
+  type SmokeDeps,
+  smokeVersion,
+} from '../../scripts/smoke-lib.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CREDENTIALS: SmokeCredentials = { accessKeyId: 'AKIDSMOKETEST', secretAccessKey: 'smoke-test-secret', sessionToken: 'smoke-session' };
@@ -396,6 +405,68 @@ describe('npm run smoke refuses to start', () => {
   it('names the version after the clock, within the version rule', () => {
     expect(smokeVersion(new Date('2027-01-02T03:04:05.678Z'))).toBe('smoke-20270102030405');
     expect(smokeVersion(NOW)).toMatch(/^[A-Za-z0-9.+-]{1,64}$/);
+  });
+});
+
+describe('npm run engine-version (one signed PUT)', () => {
+  const put = (...argv: string[]) => runPutVersion([...argv, '--stage', 'smoke', '--region', REGION, '--url', api.url], deps());
+
+  it('creates a version (201, exit 0) and accepts the same release again (200, exit 0), signed', async () => {
+    expect(await put('1.4.2', 'registry.example/galaxy/engine:1.4.2')).toBe(0);
+    expect(await put('1.4.2', 'registry.example/galaxy/engine:1.4.2')).toBe(0);
+
+    expect(api.seen.map((s) => [s.method, s.url, s.problem])).toEqual([
+      ['PUT', '/internal/v1/engine-versions/1.4.2', undefined],
+      ['PUT', '/internal/v1/engine-versions/1.4.2', undefined],
+    ]);
+    expect(api.versions.get('1.4.2')?.image_ref).toBe('registry.example/galaxy/engine:1.4.2');
+    expect(lines).toEqual([
+      `[engine-version] PUT /internal/v1/engine-versions/1.4.2 -> 201 {"version":"1.4.2","image_ref":"registry.example/galaxy/engine:1.4.2","created_at":"${NOW.toISOString()}"}`,
+      '[engine-version] created: 1.4.2 names registry.example/galaxy/engine:1.4.2',
+      `[engine-version] PUT /internal/v1/engine-versions/1.4.2 -> 200 {"version":"1.4.2","image_ref":"registry.example/galaxy/engine:1.4.2","created_at":"${NOW.toISOString()}"}`,
+      '[engine-version] already there: 1.4.2 names registry.example/galaxy/engine:1.4.2 (nothing changed)',
+    ]);
+  });
+
+  it('exits 1 on 409 and leaves the version naming its first image', async () => {
+    await put('1.4.2', 'registry.example/galaxy/engine:1.4.2');
+    lines = [];
+
+    expect(await put('1.4.2', 'registry.example/galaxy/engine:other')).toBe(1);
+
+    expect(api.versions.get('1.4.2')?.image_ref).toBe('registry.example/galaxy/engine:1.4.2');
+    expect(lines[0]).toMatch(/-> 409 \{"error":\{"code":"engine_version_exists"/);
+    expect(lines[1]).toBe(
+      '[engine-version] refused: 1.4.2 already names another image, and versions never change; release the image as a new version',
+    );
+  });
+
+  it.each([
+    [[], '<version> and <image_ref> come first'],
+    [['--stage', 'smoke'], '<version> and <image_ref> come first'],
+    [['1.4.2 beta', 'img', '--stage', 'smoke', '--region', REGION], '<version> is 1 to 64 letters, digits, . + -'],
+    [['1.4.2', 'has space', '--stage', 'smoke', '--region', REGION], '<image_ref> is 1 to 512 printable ASCII characters, no space'],
+    [['1.4.2', 'img', '--region', REGION], '--stage <stage> is required (letters, digits, -)'],
+    [['1.4.2', 'img', '--stage', 'smoke', '--region', REGION, '--game', 'g-1'], 'unknown argument "--game"'],
+  ])('with bad arguments %j: the reason and the usage line, exit 2, nothing sent', async (argv, reason) => {
+    expect(await runPutVersion(argv, deps())).toBe(2);
+
+    expect(lines).toEqual([`[engine-version] ${reason}`, PUT_VERSION_USAGE]);
+    expect(api.seen).toEqual([]);
+  });
+
+  it('refuses to run without credentials: one line, exit 2, nothing sent', async () => {
+    const code = await runPutVersion(['1.4.2', 'img', '--stage', 'smoke', '--region', REGION, '--url', api.url], {
+      ...deps(),
+      credentials: async () => {
+        throw Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' });
+      },
+    });
+
+    expect(code).toBe(2);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^\[engine-version\] refusing to run: no AWS credentials found/);
+    expect(api.seen).toEqual([]);
   });
 });
 
