@@ -289,8 +289,10 @@ async function connect(
   try {
     credentials = await deps.credentials();
   } catch (err) {
+    // CredentialsProviderError: the chain found nothing; anything else: a source it found failed (expired SSO token, ...).
+    const what = err instanceof Error && err.name === 'CredentialsProviderError' ? 'no AWS credentials found' : 'AWS credentials could not be loaded';
     print(
-      `refusing to run: no AWS credentials found (${messageOf(err)}); set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, for a principal allowed execute-api:Invoke on the stage`,
+      `refusing to run: ${what} (${messageOf(err)}); set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, for a principal allowed execute-api:Invoke on the stage`,
     );
     return { ok: false, code: 2 };
   }

@@ -378,6 +378,20 @@ describe('npm run smoke refuses to start', () => {
     expect(api.seen).toEqual([]);
   });
 
+  it('when a credential source fails: says so in one line, exit 2, nothing sent', async () => {
+    const expired = async () => {
+      throw new Error('The SSO session associated with this profile has expired.\nTo refresh this SSO session run aws sso login');
+    };
+
+    const code = await runSmoke(args(), deps({ credentials: expired }));
+
+    expect(code).toBe(2);
+    expect(lines).toEqual([
+      '[smoke] refusing to run: AWS credentials could not be loaded (The SSO session associated with this profile has expired.); set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, for a principal allowed execute-api:Invoke on the stage',
+    ]);
+    expect(api.seen).toEqual([]);
+  });
+
   it.each([
     [[], '--stage <stage> is required (letters, digits, -)'],
     [['--stage', 'dev'], '--region <region> is required (e.g. eu-west-1)'],
