@@ -53,7 +53,8 @@ const EXPECTED_BODY: Record<string, unknown> = {
     status: 'running',
     players: [expect.objectContaining({ user_id: 'u-1' }), expect.objectContaining({ user_id: 'u-2' })],
   }),
-  'read-operations.json': { operations: [expect.objectContaining({ game_id: 'g-already-running', outcome: 'success' })], next_cursor: expect.any(String) },
+  // The newest entry: conflict.json, run before it here, adds one to the seeded two.
+  'read-operations.json': { operations: [expect.objectContaining({ game_id: 'g-already-running', op_kind: 'register_runtime' })], next_cursor: expect.any(String) },
   'engine-version-put.json': { version: '1.5.0', image_ref: 'registry.local/galaxy/engine:1.5.0', created_at: expect.any(String) },
   'engine-version-put-same.json': { version: '1.4.2', image_ref: 'registry.local/galaxy/engine:1.4.2', created_at: '2026-11-24T09:00:00.000Z' },
   'engine-version-get.json': { version: '1.4.2', image_ref: 'registry.local/galaxy/engine:1.4.2', created_at: '2026-11-24T09:00:00.000Z' },
