@@ -5,7 +5,8 @@
 import type { EngineInitPlayer } from './domain/engine-player.ts';
 import type { EngineErrorCode } from './domain/errors.ts';
 import type { OperationEntry } from './domain/operation.ts';
-import type { PlayerMapping, RuntimeRecord } from './domain/runtime-record.ts';
+import type { EngineVersion } from './domain/engine-version.ts';
+import type { PlayerMapping, RuntimePlayer, RuntimeRecord } from './domain/runtime-record.ts';
 import type { RuntimeSnapshotUpdate } from './domain/snapshot-event.ts';
 
 /** A store request failed for a reason other than a refused condition. */
@@ -37,6 +38,38 @@ export interface RuntimeRecordStore {
 export interface EngineVersionStore {
   /** The image_ref of the version, or undefined when it is not registered. */
   imageRef(version: string, signal?: AbortSignal): Promise<string | undefined>;
+}
+
+/** One page of a listing; `after` continues it, undefined on the last page. */
+export interface Page<T> {
+  items: T[];
+  after: string | undefined;
+}
+
+/** What the runtime read route needs; strongly consistent reads only. */
+export interface RuntimeReader {
+  /** The record as the contract shows it (internal attributes dropped), or undefined. */
+  record(gameId: string): Promise<RuntimeRecord | undefined>;
+  /** Every player mapping of the game (all pages), ordered by user_id. */
+  players(gameId: string): Promise<RuntimePlayer[]>;
+}
+
+export interface OperationLogReader {
+  /**
+   * Up to `limit` entries of the game, newest first, starting after the
+   * entry whose op_id is `after`; `after` of the page is the op_id to
+   * continue from.
+   */
+  newestFirst(gameId: string, limit: number, after?: string): Promise<Page<OperationEntry>>;
+}
+
+/** The engine-version registry as its admin routes see it. */
+export interface EngineVersionRegistry {
+  get(version: string): Promise<EngineVersion | undefined>;
+  /** Writes the version unless it exists; when it does, the stored item, unchanged. */
+  create(item: EngineVersion): Promise<{ created: true } | { created: false; existing: EngineVersion }>;
+  /** Up to `limit` versions, in the store's order, after the version `after`. */
+  page(limit: number, after?: string): Promise<Page<EngineVersion>>;
 }
 
 export interface OperationLogStore {

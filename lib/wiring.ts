@@ -8,10 +8,13 @@ import type { Config } from './config.ts';
 import { HttpEngineClient } from './adapters/engine-client.ts';
 import { EventBridgeSnapshotPublisher } from './adapters/eventbridge-publisher.ts';
 import { documentClient } from './adapters/dynamodb-conditions.ts';
+import { DynamoEngineVersionRegistry } from './adapters/engine-version-registry.ts';
 import { DynamoEngineVersionStore } from './adapters/engine-version-store.ts';
 import { KeyStore } from './adapters/idempotency-key-store.ts';
+import { DynamoOperationLogReader } from './adapters/operation-log-reader.ts';
 import { DynamoOperationLogStore } from './adapters/operation-log-store.ts';
 import { DynamoRegistrationCommitter } from './adapters/registration-committer.ts';
+import { DynamoRuntimeReader } from './adapters/runtime-reader.ts';
 import { DynamoRuntimeRecordStore } from './adapters/runtime-record-store.ts';
 import { DynamoStartingRecordReclaimer } from './adapters/starting-record-reclaimer.ts';
 import { PowertoolsTelemetry } from './adapters/telemetry.ts';
@@ -20,6 +23,8 @@ import type { EngineClient, Log, Telemetry } from './ports.ts';
 import { logger, metrics } from './powertools.ts';
 import { RegisterRuntime } from './register-runtime/register-runtime.ts';
 import { ReconcileStarting } from './reconcile-starting/reconcile-starting.ts';
+import { ReadRuntime } from './read-runtime/read-runtime.ts';
+import { EngineVersions } from './engine-versions/engine-versions.ts';
 
 /**
  * SDK clients with bounded requests: a DynamoDB that stops answering costs
@@ -82,6 +87,25 @@ export function buildReconciler(config: Config, o: Pick<RegistrationOverrides, '
     telemetry: o.telemetry ?? new PowertoolsTelemetry(metrics),
     log: o.log ?? logger,
     startingTimeoutS: config.startingTimeoutS,
+    ...(o.clock ? { clock: o.clock } : {}),
+  });
+}
+
+/** readRuntime: reads only (its role has no write action). */
+export function buildRuntimeReads(config: Config, o: Pick<RegistrationOverrides, 'dynamo'> = {}): ReadRuntime {
+  const doc = documentClient(o.dynamo ?? createDynamoClient());
+  return new ReadRuntime({
+    records: new DynamoRuntimeReader(doc, config.tables),
+    operations: new DynamoOperationLogReader(doc, config.tables.operationLog),
+  });
+}
+
+/** engineVersions: the only writer of the engine-versions table. */
+export function buildEngineVersions(config: Config, o: Pick<RegistrationOverrides, 'dynamo' | 'log' | 'clock'> = {}): EngineVersions {
+  const doc = documentClient(o.dynamo ?? createDynamoClient());
+  return new EngineVersions({
+    registry: new DynamoEngineVersionRegistry(doc, config.tables.engineVersions),
+    log: o.log ?? logger,
     ...(o.clock ? { clock: o.clock } : {}),
   });
 }

@@ -116,7 +116,7 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
 
     const doc = documentClient(dynamo.client);
     await seed(doc, tables, engine.url);
-    progress(`seeded engine version ${SEEDED_VERSION} -> ${SEEDED_IMAGE_REF} and the running game ${REGISTERED_GAME_ID}`);
+    progress(`seeded engine version ${SEEDED_VERSION} -> ${SEEDED_IMAGE_REF} and the running game ${REGISTERED_GAME_ID} (2 players, 2 audit entries)`);
 
     const env: Record<string, string> = {
       ...LOCAL_AWS_ENV,
@@ -157,9 +157,12 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
 
 /** The rows the samples expect to find. */
 async function seed(doc: DynamoDBDocumentClient, tables: TableNames, engineUrl: string): Promise<void> {
-  await doc.send(new PutCommand({ TableName: tables.engineVersions, Item: { version: SEEDED_VERSION, image_ref: SEEDED_IMAGE_REF } }));
-  // A game registered earlier, so events/conflict.json meets `conflict`.
   const at = '2026-11-24T09:00:00.000Z';
+  await doc.send(
+    new PutCommand({ TableName: tables.engineVersions, Item: { version: SEEDED_VERSION, image_ref: SEEDED_IMAGE_REF, created_at: at } }),
+  );
+  // A game registered earlier, so events/conflict.json meets `conflict` and
+  // events/read-runtime.json / read-operations.json have something to read.
   await doc.send(
     new PutCommand({
       TableName: tables.runtimeRecords,
@@ -180,6 +183,41 @@ async function seed(doc: DynamoDBDocumentClient, tables: TableNames, engineUrl: 
       },
     }),
   );
+  for (const [user_id, race_name, uuid] of [
+    ['u-1', 'Zorgons', '6f1c1a52-0000-4000-8000-000000000001'],
+    ['u-2', 'Vellani', '6f1c1a52-0000-4000-8000-000000000002'],
+  ] as const) {
+    await doc.send(
+      new PutCommand({
+        TableName: tables.playerMappings,
+        Item: { game_id: REGISTERED_GAME_ID, user_id, race_name, engine_player_uuid: uuid, created_at: at, op_id: 'seed' },
+      }),
+    );
+  }
+  // Its audit trail: a failed attempt, then the registration that succeeded.
+  for (const [i, outcome, error_code, error_message] of [
+    [0, 'failure', 'engine_unreachable', 'engine did not answer'],
+    [1, 'success', '', ''],
+  ] as const) {
+    const started = new Date(Date.parse(at) - (2 - i) * 60_000).toISOString();
+    await doc.send(
+      new PutCommand({
+        TableName: tables.operationLog,
+        Item: {
+          game_id: REGISTERED_GAME_ID,
+          op_id: `${started}#seed000000000000000${i}`,
+          op_kind: 'register_runtime',
+          op_source: 'lobby_internal',
+          source_ref: `seed-${i}`,
+          outcome,
+          error_code,
+          error_message,
+          started_at: started,
+          finished_at: started,
+        },
+      }),
+    );
+  }
 }
 
 /**

@@ -23,3 +23,31 @@ export interface PlayerMapping {
   engine_player_uuid: string;
   created_at: string;
 }
+
+/** A player as the read route shows it. */
+export type RuntimePlayer = Pick<PlayerMapping, 'user_id' | 'race_name' | 'engine_player_uuid'>;
+
+/**
+ * The fields of a runtime record the contract shows, in the register
+ * route's order: the table item also carries internal attributes (op_id,
+ * starting_marker, reclaim_started_at) that no answer may show.
+ */
+export const RUNTIME_RECORD_FIELDS = [
+  'game_id',
+  'status',
+  'engine_endpoint',
+  'current_image_ref',
+  'current_engine_version',
+  'turn_schedule',
+  'current_turn',
+  'next_generation_at',
+  'skip_next_tick',
+  'engine_health',
+  'created_at',
+  'updated_at',
+] as const satisfies readonly (keyof RuntimeRecord)[];
+
+// Every field of RuntimeRecord is listed (a new field without an entry does not compile).
+type Missing = Exclude<keyof RuntimeRecord, (typeof RUNTIME_RECORD_FIELDS)[number]>;
+const _allListed: [Missing] extends [never] ? true : Missing = true;
+void _allListed;

@@ -56,7 +56,7 @@ export type Validation<T> = { ok: true; value: T } | { ok: false; message: strin
 /** Op sources a registration may carry (spec, Validation check 7). */
 export const REGISTER_OP_SOURCES: readonly string[] = ['lobby_internal', 'admin_rest'];
 
-const NOT_AN_OBJECT = 'request body must be a JSON object';
+export const NOT_AN_OBJECT = 'request body must be a JSON object';
 /** The spec has one message for a body that is not a JSON object, parsable or not. */
 const NOT_JSON = NOT_AN_OBJECT;
 /** Values quoted in messages are cut here, so a message never echoes a huge input. */
@@ -64,8 +64,8 @@ const MAX_QUOTED = 128;
 
 const ID_PATTERN = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._:@-]{0,${LIMITS.idLength - 1}}$`);
 const VERSION_PATTERN = new RegExp(`^[A-Za-z0-9.+-]{1,${LIMITS.versionLength}}$`);
-const ID_RULE = `must be 1 to ${LIMITS.idLength} characters: letters, digits, . _ : @ -, starting with a letter or digit`;
-const VERSION_RULE = `must be 1 to ${LIMITS.versionLength} characters: letters, digits, . + -`;
+export const ID_RULE = `must be 1 to ${LIMITS.idLength} characters: letters, digits, . _ : @ -, starting with a letter or digit`;
+export const VERSION_RULE = `must be 1 to ${LIMITS.versionLength} characters: letters, digits, . + -`;
 const RACE_NAME_RULE = `must be at most ${LIMITS.raceNameLength} characters without control characters`;
 /** C0 controls, DEL and C1 controls. */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
@@ -115,12 +115,12 @@ export function goQuote(text: string): string {
   return cut ? `${out}"...` : `${out}"`;
 }
 
-function isPlainObject(value: unknown): value is object {
+export function isPlainObject(value: unknown): value is object {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** An own data property's value; never a getter, never the prototype chain. */
-function own(obj: object, key: string): unknown {
+export function own(obj: object, key: string): unknown {
   const descriptor = Object.getOwnPropertyDescriptor(obj, key);
   return descriptor !== undefined && 'value' in descriptor ? descriptor.value : undefined;
 }
@@ -249,8 +249,14 @@ function seedProblem(input: RegisterRequest, opSource: string): string | undefin
   return undefined;
 }
 
-function isValidId(value: string): boolean {
+/** The game_id / user_id rule (also for path parameters of the read routes). */
+export function isValidId(value: string): boolean {
   return ID_PATTERN.test(value);
+}
+
+/** The target_engine_version rule (also for the `version` path parameter). */
+export function isValidVersion(value: string): boolean {
+  return VERSION_PATTERN.test(value);
 }
 
 /** The limits table, in field order. */
@@ -266,7 +272,7 @@ function limitProblem(input: RegisterRequest): string | undefined {
     if (codePointLength(race) > LIMITS.raceNameLength || CONTROL.test(race)) return `members[${i}].race_name ${RACE_NAME_RULE}`;
     if (!race.isWellFormed()) return `members[${i}].race_name must be well-formed Unicode text (no lone surrogates)`;
   }
-  if (!VERSION_PATTERN.test(input.target_engine_version)) return `target_engine_version ${VERSION_RULE}`;
+  if (!isValidVersion(input.target_engine_version)) return `target_engine_version ${VERSION_RULE}`;
   if (codePointLength(input.turn_schedule) > LIMITS.turnScheduleLength) {
     return `turn_schedule must be at most ${LIMITS.turnScheduleLength} characters`;
   }

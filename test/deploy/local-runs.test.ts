@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type LocalEnvironment, LOCAL_ENGINE_PORT, startLocalEnvironment } from '../../scripts/local-env.ts';
+import { httpRoutes } from '../../scripts/routes.ts';
 import { lambdaContext } from '../support/harness.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -31,7 +32,36 @@ const EXPECTED: Record<string, { status: number; code?: string }> = {
   'engine-failure.json': { status: 502, code: 'engine_unreachable' },
   'engine-validation-error.json': { status: 502, code: 'engine_validation_error' },
   'engine-protocol-violation.json': { status: 502, code: 'engine_protocol_violation' },
+  'read-runtime.json': { status: 200 },
+  'read-runtime-not-found.json': { status: 404, code: 'runtime_not_found' },
+  'read-runtime-invalid.json': { status: 400, code: 'invalid_request' },
+  'read-operations.json': { status: 200 },
+  'read-operations-invalid-cursor.json': { status: 400, code: 'invalid_request' },
+  'engine-version-put.json': { status: 201 },
+  'engine-version-put-same.json': { status: 200 },
+  'engine-version-put-conflict.json': { status: 409, code: 'engine_version_exists' },
+  'engine-version-put-invalid.json': { status: 400, code: 'invalid_request' },
+  'engine-version-get.json': { status: 200 },
+  'engine-version-get-not-found.json': { status: 404, code: 'engine_version_not_found' },
+  'engine-versions-list.json': { status: 200 },
 };
+
+/** What the 2xx samples of the read and admin routes answer (the register sample is checked on its own). */
+const EXPECTED_BODY: Record<string, unknown> = {
+  'read-runtime.json': expect.objectContaining({
+    game_id: 'g-already-running',
+    status: 'running',
+    players: [expect.objectContaining({ user_id: 'u-1' }), expect.objectContaining({ user_id: 'u-2' })],
+  }),
+  // The newest entry: conflict.json, run before it here, adds one to the seeded two.
+  'read-operations.json': { operations: [expect.objectContaining({ game_id: 'g-already-running', op_kind: 'register_runtime' })], next_cursor: expect.any(String) },
+  'engine-version-put.json': { version: '1.5.0', image_ref: 'registry.local/galaxy/engine:1.5.0', created_at: expect.any(String) },
+  'engine-version-put-same.json': { version: '1.4.2', image_ref: 'registry.local/galaxy/engine:1.4.2', created_at: '2026-11-24T09:00:00.000Z' },
+  'engine-version-get.json': { version: '1.4.2', image_ref: 'registry.local/galaxy/engine:1.4.2', created_at: '2026-11-24T09:00:00.000Z' },
+  'engine-versions-list.json': { engine_versions: expect.arrayContaining([expect.objectContaining({ version: '1.4.2' })]), next_cursor: null },
+};
+
+const isRegisterSample = (file: string) => readEvent(file).routeKey === 'POST /internal/v1/runtimes';
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -101,9 +131,25 @@ async function waitFor(run: Run, pattern: RegExp, timeoutMs: number): Promise<vo
 }
 
 describe('events/: the sample API Gateway events', () => {
-  it('has exactly the samples the README lists, each an HTTP API payload 2.0 event for the route', () => {
+  it('has exactly the samples the README lists', () => {
     expect(readdirSync(EVENTS).filter((f) => f.endsWith('.json')).sort()).toEqual(Object.keys(EXPECTED).sort());
-    for (const file of Object.keys(EXPECTED)) {
+  });
+
+  it('has samples of the read and admin routes, each an HTTP API payload 2.0 event for a route of serverless.yml', () => {
+    const routes = httpRoutes().map((r) => r.routeKey);
+    const others = Object.keys(EXPECTED).filter((file) => !isRegisterSample(file));
+    expect(new Set(others.map((file) => readEvent(file).routeKey))).toEqual(new Set(routes.filter((r) => r !== 'POST /internal/v1/runtimes')));
+    for (const file of others) {
+      const event = readEvent(file);
+      const [method, template] = event.routeKey.split(' ') as [string, string];
+      const path = template.replace(/\{(\w+)\}/g, (_, name: string) => event.pathParameters?.[name] ?? '');
+      expect(event, file).toMatchObject({ version: '2.0', rawPath: path, isBase64Encoded: false, requestContext: { routeKey: event.routeKey, http: { method, path } } });
+      expect(event.rawQueryString, file).toBe(new URLSearchParams((event.queryStringParameters ?? {}) as Record<string, string>).toString());
+    }
+  });
+
+  it('has register samples, each an HTTP API payload 2.0 event for the route', () => {
+    for (const file of Object.keys(EXPECTED).filter(isRegisterSample)) {
       const event = readEvent(file);
       expect(event, file).toMatchObject({
         version: '2.0',
@@ -125,14 +171,17 @@ describe('events/: the sample API Gateway events', () => {
 
 describe('the samples through the real handler on the local environment', () => {
   let local: LocalEnvironment;
-  let handler: Handler;
+  const handlers: Record<string, Handler> = {};
   const saved = { ...process.env };
 
   beforeAll(async () => {
     local = await startLocalEnvironment();
     Object.assign(process.env, local.env, { POWERTOOLS_LOG_LEVEL: 'SILENT' });
     vi.resetModules();
-    ({ handler } = (await import('../../functions/register-runtime/handler.ts')) as { handler: Handler });
+    // Each sample goes to the function serverless.yml routes it to.
+    for (const route of httpRoutes()) {
+      handlers[route.routeKey] = ((await import(`../../${route.handlerModule}`)) as { handler: Handler }).handler;
+    }
   }, 120_000);
 
   afterAll(async () => {
@@ -142,11 +191,14 @@ describe('the samples through the real handler on the local environment', () => 
   });
 
   it.each(Object.entries(EXPECTED))('%s answers %j', async (file, expected) => {
-    const response = await handler(readEvent(file), lambdaContext());
+    const event = readEvent(file);
+    const handler = handlers[event.routeKey] as Handler;
+    const response = await handler(event, lambdaContext());
     const body = JSON.parse(response.body ?? '{}') as { error?: { code: string }; game_id?: string; status?: string };
     expect(response.statusCode, response.body).toBe(expected.status);
     if (expected.code) expect(body.error?.code).toBe(expected.code);
-    else expect(body).toMatchObject({ game_id: 'g-7f3a', status: 'running' });
+    else if (isRegisterSample(file)) expect(body).toMatchObject({ game_id: 'g-7f3a', status: 'running' });
+    else expect(body).toEqual(EXPECTED_BODY[file]);
   });
 });
 
@@ -165,10 +217,15 @@ describe('npm start, npm run invoke, npm run dev', () => {
     expect(out).toMatch(/waiting for DynamoDB Local|DynamoDB Local answering/);
     expect(out).toContain('=== HTTP response: 201');
     expect(out).toMatch(/=== game-master-local-runtime-records \(2 rows\)/);
-    expect(out).toMatch(/=== game-master-local-player-mappings \(2 rows\)/);
-    expect(out).toMatch(/=== game-master-local-operation-log \(1 row\)/);
+    // The new game's rows next to the seeded g-already-running's (2 mappings, 2 entries).
+    expect(out).toMatch(/=== game-master-local-player-mappings \(4 rows\)/);
+    expect(out).toMatch(/=== game-master-local-operation-log \(3 rows\)/);
     expect(out).toContain('=== EventBridge PutEvents received (1)');
     expect(out).toContain('"DetailType": "runtime_snapshot_update"');
+    // ... then reads the game back through readRuntime.
+    expect(out).toContain('=== GET /internal/v1/runtimes/g-7f3a: 200');
+    expect(out).toContain('=== GET /internal/v1/runtimes/g-7f3a/operations: 200');
+    expect(out).toContain('"engine_player_uuid"');
     expect(out).toContain('[start] stopping the local environment');
   }, 130_000);
 
@@ -181,6 +238,17 @@ describe('npm start, npm run invoke, npm run dev', () => {
     expect(out).toMatch(/"statusCode": 502/);
     expect(out).toContain('engine_unreachable');
     expect(out).toContain('[invoke] EventBridge received 0 event(s)');
+  }, 160_000);
+
+  it('npm run invoke picks the function a sample of another route belongs to', async () => {
+    const run = start('invoke', ['events/engine-version-get.json']);
+    runs.push(run);
+    const code = await finish(run, 150_000);
+    const out = run.output();
+    expect(code, out).toBe(0);
+    expect(out).toContain('serverless invoke local -f engineVersions -p events/engine-version-get.json');
+    expect(out).toMatch(/"statusCode": 200/);
+    expect(out).toContain('"image_ref": "registry.local/galaxy/engine:1.4.2"');
   }, 160_000);
 
   it('npm run dev serves the route on localhost:3000 until interrupted', async () => {
@@ -199,6 +267,22 @@ describe('npm start, npm run invoke, npm run dev', () => {
     const again = await request();
     expect(again.status).toBe(409);
     expect(((await again.json()) as { error: { code: string } }).error.code).toBe('conflict');
+    // The read and admin routes, served from serverless.yml too.
+    const record = await fetch('http://localhost:3000/internal/v1/runtimes/g-7f3a');
+    expect(record.status).toBe(200);
+    expect(((await record.json()) as { players: unknown[] }).players).toHaveLength(2);
+    const operations = await fetch('http://localhost:3000/internal/v1/runtimes/g-7f3a/operations?limit=1');
+    expect(operations.status).toBe(200);
+    expect(((await operations.json()) as { operations: unknown[] }).operations).toHaveLength(1);
+    const put = await fetch('http://localhost:3000/internal/v1/engine-versions/2.0.0', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ image_ref: 'registry.local/galaxy/engine:2.0.0' }),
+    });
+    expect(put.status).toBe(201);
+    const versions = await fetch('http://localhost:3000/internal/v1/engine-versions');
+    expect(((await versions.json()) as { engine_versions: { version: string }[] }).engine_versions.map((v) => v.version)).toEqual(['1.4.2', '2.0.0']);
+    expect((await fetch('http://localhost:3000/internal/v1/runtimes/nope%20x')).status).toBe(400);
     // Ctrl-C: the script stops serverless-offline and the environment.
     run.child.kill('SIGINT');
     const code = await finish(run, 30_000);

@@ -102,6 +102,19 @@ function roleOf(logicalId: string): Json {
 
 const REGISTER = 'RegisterRuntimeLambdaFunction';
 const RECONCILE = 'ReconcileStartingLambdaFunction';
+const READ = 'ReadRuntimeLambdaFunction';
+const VERSIONS = 'EngineVersionsLambdaFunction';
+const FUNCTIONS = [REGISTER, RECONCILE, READ, VERSIONS];
+/** Every DynamoDB action that changes a table. */
+const WRITES = new Set([
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:PartiQLInsert',
+  'dynamodb:PartiQLUpdate',
+  'dynamodb:PartiQLDelete',
+]);
 
 beforeAll(async () => {
   service = await packageService(STAGE, PACKAGE_TIMEOUT_MS);
@@ -120,11 +133,22 @@ describe('serverless package (stage ci, no AWS credentials)', () => {
     expect(packageOutput).not.toMatch(/credentials/i);
     expect(existsSync(join(pkg, 'registerRuntime.zip'))).toBe(true);
     expect(existsSync(join(pkg, 'reconcileStarting.zip'))).toBe(true);
+    expect(existsSync(join(pkg, 'readRuntime.zip'))).toBe(true);
+    expect(existsSync(join(pkg, 'engineVersions.zip'))).toBe(true);
   });
 
-  it('protects the route with IAM (SigV4): no anonymous route at all', () => {
+  it('protects every route with IAM (SigV4): no anonymous route at all', () => {
     const routes = Object.values(resources).filter((r: Json) => r.Type === 'AWS::ApiGatewayV2::Route');
-    expect(routes.map((r: Json) => r.Properties.RouteKey)).toEqual(['POST /internal/v1/runtimes']);
+    expect(routes.map((r: Json) => r.Properties.RouteKey).sort()).toEqual(
+      [
+        'POST /internal/v1/runtimes',
+        'GET /internal/v1/runtimes/{game_id}',
+        'GET /internal/v1/runtimes/{game_id}/operations',
+        'PUT /internal/v1/engine-versions/{version}',
+        'GET /internal/v1/engine-versions/{version}',
+        'GET /internal/v1/engine-versions',
+      ].sort(),
+    );
     for (const route of routes) expect(route.Properties.AuthorizationType).toBe('AWS_IAM');
     const api = Object.values(resources).find((r: Json) => r.Type === 'AWS::ApiGatewayV2::Api');
     expect(api.Properties.ProtocolType).toBe('HTTP');
@@ -132,11 +156,11 @@ describe('serverless package (stage ci, no AWS credentials)', () => {
 
   it('runs every function on nodejs24.x, arm64, with log retention', () => {
     const functions = Object.entries(resources).filter(([, r]: [string, Json]) => r.Type === 'AWS::Lambda::Function');
-    expect(functions.map(([id]) => id).sort()).toEqual([RECONCILE, REGISTER]);
+    expect(functions.map(([id]) => id).sort()).toEqual([...FUNCTIONS].sort());
     for (const [id, f] of functions as [string, Json][]) {
       expect(f.Properties.Runtime, id).toBe('nodejs24.x');
       expect(f.Properties.Architectures, id).toEqual(['arm64']);
-      expect(f.Properties.Handler, id).toMatch(/^functions\/(register-runtime|reconcile-starting)\/handler\.handler$/);
+      expect(f.Properties.Handler, id).toMatch(/^functions\/(register-runtime|reconcile-starting|read-runtime|engine-versions)\/handler\.handler$/);
     }
     const logGroups = Object.values(resources).filter((r: Json) => r.Type === 'AWS::Logs::LogGroup');
     expect(logGroups.length).toBeGreaterThanOrEqual(2);
@@ -153,17 +177,13 @@ describe('serverless package (stage ci, no AWS credentials)', () => {
       }
     }
     // The only managed policy a function role may carry is Lambda's VPC one (not in this stage).
-    for (const id of [REGISTER, RECONCILE]) expect(roleOf(id).Properties.ManagedPolicyArns ?? []).toEqual([]);
+    for (const id of FUNCTIONS) expect(roleOf(id).Properties.ManagedPolicyArns ?? []).toEqual([]);
   });
 
   it('gives each function its own role, scoped to its own log group', () => {
-    const register = roleOf(REGISTER);
-    const reconcile = roleOf(RECONCILE);
-    expect(register).not.toBe(reconcile);
-    for (const [id, role] of [
-      [REGISTER, register],
-      [RECONCILE, reconcile],
-    ] as const) {
+    const roleIds = FUNCTIONS.map((id) => fn(id).Properties.Role['Fn::GetAtt'][0]);
+    expect(new Set(roleIds).size).toBe(FUNCTIONS.length);
+    for (const [id, role] of FUNCTIONS.map((id) => [id, roleOf(id)] as const)) {
       const name = fn(id).Properties.FunctionName as string;
       for (const grant of grantsOf(role).filter((g) => [...g.actions].some((a) => a.startsWith('logs:')))) {
         for (const resource of grant.resources) expect(resource).toContain(`:log-group:/aws/lambda/${name}:`);
@@ -191,9 +211,28 @@ describe('serverless package (stage ci, no AWS credentials)', () => {
     });
   });
 
-  it('keeps engine versions read-only for every role', () => {
+  it('grants readRuntime reads only: the record Get and the Queries of mappings and operation log', () => {
+    expect(dataGrants(roleOf(READ))).toEqual({
+      RuntimeRecordsTable: ['dynamodb:GetItem'],
+      PlayerMappingsTable: ['dynamodb:Query'],
+      OperationLogTable: ['dynamodb:Query'],
+    });
+    for (const grant of grantsOf(roleOf(READ))) for (const action of grant.actions) expect(WRITES.has(action), action).toBe(false);
+  });
+
+  it('grants engineVersions Get, conditional Put and Scan on the engine-versions table, nothing else', () => {
+    expect(dataGrants(roleOf(VERSIONS))).toEqual({
+      EngineVersionsTable: sorted('dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan'),
+    });
+  });
+
+  it('keeps engine versions read-only for every role but engineVersions', () => {
     const read = new Set(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:DescribeTable']);
-    const roles = Object.values(resources).filter((r: Json) => r.Type === 'AWS::IAM::Role');
+    const versionsRole = fn(VERSIONS).Properties.Role['Fn::GetAtt'][0];
+    const roles = Object.entries(resources)
+      .filter(([id, r]: [string, Json]) => r.Type === 'AWS::IAM::Role' && id !== versionsRole)
+      .map(([, r]) => r);
+    expect(roles.length).toBe(FUNCTIONS.length - 1);
     for (const role of roles) {
       for (const grant of grantsOf(role)) {
         if (!grant.resources.some((r) => r.startsWith('EngineVersionsTable'))) continue;
@@ -237,7 +276,7 @@ describe('serverless package (stage ci, no AWS credentials)', () => {
       OPERATION_LOG_TABLE: 'OperationLogTable',
       IDEMPOTENCY_TABLE: 'IdempotencyTable',
     };
-    for (const id of [REGISTER, RECONCILE]) {
+    for (const id of FUNCTIONS) {
       const vars = fn(id).Properties.Environment.Variables as Record<string, unknown>;
       for (const value of Object.values(vars)) expect(typeof value, `${id}: every variable is a plain string`).toBe('string');
       for (const [name, tableId] of Object.entries(tableIds)) {
@@ -306,6 +345,8 @@ describe('the bundles', () => {
   it.each([
     ['registerRuntime', 'functions/register-runtime/handler'],
     ['reconcileStarting', 'functions/reconcile-starting/handler'],
+    ['readRuntime', 'functions/read-runtime/handler'],
+    ['engineVersions', 'functions/engine-versions/handler'],
   ])('%s.zip holds its ES-module handler with the AWS SDK bundled in', (name, handlerPath) => {
     const entries = readZip(join(pkg, `${name}.zip`));
     expect([...entries.keys()]).toContain(`${handlerPath}.js`);
@@ -328,10 +369,14 @@ describe('the bundles', () => {
     expect(external.filter((s) => !optionalSdkSigners.includes(s))).toEqual([]);
   });
 
-  it('registerRuntime imports under Node 24 with the deployed environment, as Lambda loads it', () => {
-    const dir = join(work, 'unzipped');
-    unpackFunction(join(pkg, 'registerRuntime.zip'), dir);
-    const vars = fn(REGISTER).Properties.Environment.Variables as Record<string, string>;
+  it.each([
+    ['registerRuntime', REGISTER, 'functions/register-runtime/handler'],
+    ['readRuntime', READ, 'functions/read-runtime/handler'],
+    ['engineVersions', VERSIONS, 'functions/engine-versions/handler'],
+  ])('%s imports under Node 24 with the deployed environment, as Lambda loads it', (name, logicalId, handlerPath) => {
+    const dir = join(work, `unzipped-${name}`);
+    unpackFunction(join(pkg, `${name}.zip`), dir);
+    const vars = fn(logicalId).Properties.Environment.Variables as Record<string, string>;
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       ...vars,
@@ -339,10 +384,10 @@ describe('the bundles', () => {
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'import-check',
       AWS_SECRET_ACCESS_KEY: 'import-check',
-      AWS_LAMBDA_FUNCTION_NAME: fn(REGISTER).Properties.FunctionName,
+      AWS_LAMBDA_FUNCTION_NAME: fn(logicalId).Properties.FunctionName,
       POWERTOOLS_LOG_LEVEL: 'SILENT',
     };
-    const handlerUrl = pathToFileURL(join(dir, 'functions/register-runtime/handler.js')).href;
+    const handlerUrl = pathToFileURL(join(dir, `${handlerPath}.js`)).href;
     // serverless-offline ships a copy of Lambda's own handler loader (the
     // runtime interface client's UserFunction): use it when it is there.
     const ric = join(ROOT, 'node_modules/serverless-offline/src/lambda/handler-runner/in-process-runner/aws-lambda-ric/UserFunction.js');
@@ -350,7 +395,7 @@ describe('the bundles', () => {
       `const m = await import(${JSON.stringify(handlerUrl)});`,
       'let viaLambdaLoader = "n/a";',
       existsSync(ric)
-        ? `const { load } = await import(${JSON.stringify(pathToFileURL(ric).href)}); viaLambdaLoader = typeof (await load(${JSON.stringify(dir)}, "functions/register-runtime/handler.handler"));`
+        ? `const { load } = await import(${JSON.stringify(pathToFileURL(ric).href)}); viaLambdaLoader = typeof (await load(${JSON.stringify(dir)}, ${JSON.stringify(`${handlerPath}.handler`)}));`
         : '',
       'process.stdout.write(JSON.stringify({ handler: typeof m.handler, viaLambdaLoader }));',
     ].join('\n');
