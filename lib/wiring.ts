@@ -6,11 +6,12 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { Config } from './config.ts';
 import { HttpEngineClient } from './adapters/engine-client.ts';
-import { EventBridgeSnapshotPublisher } from './adapters/eventbridge-publisher.ts';
+import { EventBridgeEventSender } from './adapters/eventbridge-publisher.ts';
 import { documentClient } from './adapters/dynamodb-conditions.ts';
 import { DynamoEngineVersionStore } from './adapters/engine-version-store.ts';
 import { KeyStore } from './adapters/idempotency-key-store.ts';
 import { DynamoOperationLogStore } from './adapters/operation-log-store.ts';
+import { DynamoOutboxReader } from './adapters/outbox-reader.ts';
 import { DynamoRegistrationCommitter } from './adapters/registration-committer.ts';
 import { DynamoRuntimeRecordStore } from './adapters/runtime-record-store.ts';
 import { DynamoStartingRecordReclaimer } from './adapters/starting-record-reclaimer.ts';
@@ -18,6 +19,7 @@ import { PowertoolsTelemetry } from './adapters/telemetry.ts';
 import { SafeRetries } from './http/safe-retries.ts';
 import type { EngineClient, Log, Telemetry } from './ports.ts';
 import { logger, metrics } from './powertools.ts';
+import { PublishSnapshots } from './publish-snapshots/publish-snapshots.ts';
 import { RegisterRuntime } from './register-runtime/register-runtime.ts';
 import { ReconcileStarting } from './reconcile-starting/reconcile-starting.ts';
 
@@ -64,11 +66,9 @@ export function buildRegistration(
     committer: new DynamoRegistrationCommitter(doc, config.tables),
     operationLog: new DynamoOperationLogStore(doc, config.tables.operationLog),
     engine: o.engine ?? new HttpEngineClient({ allowLoopback: config.engineAllowLoopback }),
-    // Best effort after the commit: a slow EventBridge costs at most 3 s.
-    snapshots: new EventBridgeSnapshotPublisher(o.eventBridge ?? createEventBridgeClient(), config.eventBusName, { timeoutMs: 3000 }),
     telemetry,
     log,
-    settings: { allowedHosts: config.engineAllowedHosts, engineTimeoutMs: config.engineTimeoutMs },
+    settings: { allowedHosts: config.engineAllowedHosts, engineTimeoutMs: config.engineTimeoutMs, outboxTtlS: config.outboxTtlS },
     ...(o.clock ? { clock: o.clock } : {}),
   });
   const safeRetries = new SafeRetries(useCase, new KeyStore(dynamo, config.tables.idempotency), log, config.idempotencyTtlS);
@@ -82,6 +82,21 @@ export function buildReconciler(config: Config, o: Pick<RegistrationOverrides, '
     telemetry: o.telemetry ?? new PowertoolsTelemetry(metrics),
     log: o.log ?? logger,
     startingTimeoutS: config.startingTimeoutS,
+    ...(o.clock ? { clock: o.clock } : {}),
+  });
+}
+
+/** The outbox relay (publishSnapshots): the outbox read and EventBridge. */
+export function buildRelay(
+  config: Config,
+  o: Pick<RegistrationOverrides, 'dynamo' | 'eventBridge' | 'telemetry' | 'log' | 'clock'> = {},
+): PublishSnapshots {
+  const log = o.log ?? logger;
+  return new PublishSnapshots({
+    outbox: new DynamoOutboxReader(documentClient(o.dynamo ?? createDynamoClient()), config.tables.outbox),
+    sender: new EventBridgeEventSender(o.eventBridge ?? createEventBridgeClient(), config.eventBusName),
+    telemetry: o.telemetry ?? new PowertoolsTelemetry(metrics, log),
+    log,
     ...(o.clock ? { clock: o.clock } : {}),
   });
 }
