@@ -43,6 +43,8 @@ export interface EventBridgeDouble {
   /** `http://127.0.0.1:<port>`. */
   readonly url: string;
   mode: EventBridgeMode;
+  /** Per request: a mode for this request instead of `mode` (undefined: `mode`), chosen from its entries. */
+  modeFor: ((entries: ReceivedEntry[]) => EventBridgeMode | undefined) | undefined;
   /** In `ok` mode: entries for which this returns true are refused (ErrorCode), the others accepted. */
   refuse: ((entry: ReceivedEntry) => boolean) | undefined;
   /** Every entry received, in arrival order, whatever the mode answered. */
@@ -109,6 +111,7 @@ export async function startEventBridgeServer(options: EventBridgeServerOptions =
   let requests = 0;
   let mode: EventBridgeMode = options.mode ?? 'ok';
   let refuse: ((entry: ReceivedEntry) => boolean) | undefined;
+  let modeFor: ((entries: ReceivedEntry[]) => EventBridgeMode | undefined) | undefined;
 
   const server = createServer((req, res) => {
     void handle(req, res).catch(() => {
@@ -129,8 +132,9 @@ export async function startEventBridgeServer(options: EventBridgeServerOptions =
       return;
     }
     requests += 1;
-    const current = mode;
-    const received = (input.Entries as Record<string, unknown>[]).map((raw) => toReceived(raw, current));
+    const received = (input.Entries as Record<string, unknown>[]).map((raw) => toReceived(raw, mode));
+    const current = modeFor?.(received) ?? mode;
+    for (const entry of received) entry.mode = current;
     entries.push(...received);
 
     switch (current) {
@@ -176,6 +180,12 @@ export async function startEventBridgeServer(options: EventBridgeServerOptions =
     set mode(next: EventBridgeMode) {
       mode = next;
     },
+    get modeFor() {
+      return modeFor;
+    },
+    set modeFor(next: ((entries: ReceivedEntry[]) => EventBridgeMode | undefined) | undefined) {
+      modeFor = next;
+    },
     get refuse() {
       return refuse;
     },
@@ -192,6 +202,7 @@ export async function startEventBridgeServer(options: EventBridgeServerOptions =
       requests = 0;
       mode = 'ok';
       refuse = undefined;
+      modeFor = undefined;
     },
     close: () =>
       new Promise<void>((resolve, reject) => {

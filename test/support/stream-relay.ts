@@ -59,7 +59,8 @@ export function lambdaShape(record: StreamRecord, streamArn: string, region: str
     eventName: record.eventName as DynamoDBRecord['eventName'],
     eventVersion: record.eventVersion ?? '1.1',
     eventSource: 'aws:dynamodb',
-    awsRegion: record.awsRegion ?? region,
+    // DynamoDB Local says `ddblocal`; Lambda gives the table's region.
+    awsRegion: region,
     eventSourceARN: streamArn,
     dynamodb: {
       ...(dynamodb as NonNullable<DynamoDBRecord['dynamodb']>),
