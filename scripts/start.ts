@@ -3,8 +3,10 @@
  * environment (DynamoDB Local, the tables, the loopback engine and
  * EventBridge double), registers the sample game of
  * events/register-success.json through the real handler, and prints the
- * HTTP answer, every table's rows and the snapshot event EventBridge would
- * have received. Cleans up after itself, also on failure and on Ctrl-C.
+ * HTTP answer and every table's rows; then runs one round of the outbox
+ * relay (DynamoDB Local's stream -> the real publishSnapshots handler) and
+ * prints the snapshot event EventBridge received through it. Cleans up
+ * after itself, also on failure and on Ctrl-C.
  *
  *   npm start                              # events/register-success.json
  *   npm start -- events/conflict.json      # any other sample
@@ -13,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { lambdaContext } from '../test/support/harness.ts';
-import { LOCAL_STAGE, withLocalEnvironment } from './local-env.ts';
+import { describeRelayRound, LOCAL_STAGE, startSnapshotRelay, withLocalEnvironment } from './local-env.ts';
 
 const NAME = 'start';
 const eventFile = resolve(process.argv[2] ?? 'events/register-success.json');
@@ -59,8 +61,18 @@ await withLocalEnvironment(NAME, async (local) => {
     console.log(items.length === 0 ? '(empty)' : show(items));
   }
 
+  // The register function never calls EventBridge: the event is the
+  // outbox row above; the relay delivers it from the table's stream.
+  heading('outbox stream -> publishSnapshots (the relay, one round)');
+  const relay = await startSnapshotRelay(local);
+  try {
+    for (const line of describeRelayRound(await relay.pump())) console.log(line);
+  } finally {
+    relay.close();
+  }
+
   heading(`EventBridge PutEvents received (${local.events.entries.length})`);
-  if (local.events.entries.length === 0) console.log('(none: nothing is published when the registration fails)');
+  if (local.events.entries.length === 0) console.log('(none: a failed registration leaves no outbox item, so nothing is published)');
   for (const entry of local.events.entries) {
     console.log(show({ EventBusName: entry.EventBusName, Source: entry.Source, DetailType: entry.DetailType, Detail: entry.detail }));
   }
