@@ -329,7 +329,7 @@ export class RegisterRuntime {
       // stream announces an outbox item as soon as its commit lands, so a
       // commit that landed must stand, never be rolled back.
       if (err instanceof StepFailure && err.code === 'service_unavailable' && (await this.resolveLostCommit(op, record.game_id))) {
-        this.deps.log.warn('commit answer lost, but the commit landed: registration stands', { game_id: record.game_id, op_id: op.opId });
+        this.deps.log.info('commit answer lost, but the commit landed: registration stands', { game_id: record.game_id, op_id: op.opId });
         return record;
       }
       throw err;

@@ -340,7 +340,8 @@ describe('Class: RegisterRuntime', () => {
         expect(ddb.commandCalls(DeleteCommand)).toHaveLength(0);
         expect(opLogEntries()).toEqual([]);
         expect(telemetry.outcomes).toEqual([{ outcome: 'success', error_code: '' }]);
-        expect(log.at('warn').map((l) => l.message)).toEqual(['commit answer lost, but the commit landed: registration stands']);
+        expect(log.at('warn')).toEqual([]);
+        expect(log.at('info').map((l) => l.message)).toEqual(['commit answer lost, but the commit landed: registration stands', 'runtime registered']);
       });
 
       it.each([
