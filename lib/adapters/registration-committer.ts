@@ -39,6 +39,9 @@ export class DynamoRegistrationCommitter implements RegistrationCommitter {
   }
 
   async abandon(gameId: string, opId: string, now: string, signal?: AbortSignal): Promise<void> {
+    // Keyed by event_id = op_id: the key itself is the proof that the item is
+    // this operation's. No condition: usually there is no item (the commit
+    // did not land), and a condition would refuse exactly that case.
     const outboxDelete: TransactItem = { Delete: { TableName: this.tables.outbox, Key: { event_id: opId } } };
     try {
       await this.doc.send(
