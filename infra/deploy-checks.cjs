@@ -9,6 +9,9 @@
 //    - ENGINE_TIMEOUT_MS plus the 2 s rollback reserve fits in that timeout;
 //    - STARTING_TIMEOUT_S exceeds it, so the reconciler never reclaims a
 //      registration that is still running.
+//    - OUTBOX_TTL_S exceeds publishSnapshots' retry window (the stream
+//      mapping's maximumRecordAgeInSeconds): an item that expired while its
+//      record was still retried would be skipped as "gone", never sent.
 // 2. On deploy only: ENGINE_ALLOW_LOOPBACK is not true (loopback engines are
 //    for local runs; in AWS it would open the SSRF guard to 127.0.0.0/8).
 // 3. Removes the framework's shared Lambda role once every function has its
@@ -19,6 +22,7 @@
 
 const REGISTER = 'registerRuntime';
 const RECONCILE = 'reconcileStarting';
+const PUBLISH = 'publishSnapshots';
 /** API Gateway HTTP API integration timeout is 30 s; stay strictly below. */
 const MAX_REGISTER_TIMEOUT_S = 29;
 /** Kept back from the remaining time for the rollback (lib/config.ts ROLLBACK_RESERVE_MS). */
@@ -90,6 +94,18 @@ class GameMasterDeployChecks {
         this.fail(
           `STARTING_TIMEOUT_S of ${name} (${startingTimeoutS} s) must exceed ${REGISTER}'s timeout (${timeoutS} s): the reconciler would reclaim registrations that are still running`,
         );
+      }
+    }
+    const publish = this.serverless.service.functions?.[PUBLISH];
+    if (publish) {
+      const outboxTtlS = this.positiveInt(this.env(PUBLISH).OUTBOX_TTL_S, `OUTBOX_TTL_S of ${PUBLISH}`, 604_800);
+      for (const event of publish.events ?? []) {
+        const maxAgeS = Number(event?.stream?.maximumRecordAgeInSeconds ?? 86_400);
+        if (outboxTtlS <= maxAgeS) {
+          this.fail(
+            `OUTBOX_TTL_S (${outboxTtlS} s) must exceed ${PUBLISH}'s maximumRecordAgeInSeconds (${maxAgeS} s): an outbox item would expire while its event is still being retried`,
+          );
+        }
       }
     }
   }

@@ -37,6 +37,7 @@ export function tableNames(prefix: string): TableNames {
     playerMappings: `${prefix}-player-mappings`,
     operationLog: `${prefix}-operation-log`,
     idempotency: `${prefix}-idempotency`,
+    outbox: `${prefix}-outbox`,
   };
 }
 
@@ -68,6 +69,10 @@ export function tableDefinitions(names: TableNames): { input: CreateTableCommand
       const key = /^\$\{self:custom\.tables\.(\w+)\}$/.exec(TableName)?.[1] as TableKey | undefined;
       if (!key || !(key in names)) throw new Error(`infra/tables.yml: unexpected TableName ${TableName}`);
       const ttl = TimeToLiveSpecification as { AttributeName: string } | undefined;
+      // CloudFormation's StreamSpecification has only the view type; the
+      // CreateTable API also wants StreamEnabled.
+      const stream = rest.StreamSpecification as { StreamViewType: string } | undefined;
+      if (stream) rest.StreamSpecification = { StreamEnabled: true, ...stream };
       return {
         input: { ...(rest as Omit<CreateTableCommandInput, 'TableName'>), TableName: names[key] },
         ...(ttl ? { ttlAttribute: ttl.AttributeName } : {}),

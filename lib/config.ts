@@ -13,6 +13,8 @@ export interface Config {
   engineAllowLoopback: boolean;
   idempotencyTtlS: number;
   startingTimeoutS: number;
+  /** Life of an outbox item (its TTL), seconds: how long a dead-lettered event can still be re-sent. */
+  outboxTtlS: number;
 }
 
 /** The environment variable that names each table. */
@@ -22,6 +24,7 @@ export const TABLE_ENV = {
   playerMappings: 'PLAYER_MAPPINGS_TABLE',
   operationLog: 'OPERATION_LOG_TABLE',
   idempotency: 'IDEMPOTENCY_TABLE',
+  outbox: 'OUTBOX_TABLE',
 } as const;
 
 export type TableKey = keyof typeof TABLE_ENV;
@@ -80,6 +83,7 @@ export function loadConfig(env: Env = process.env): Config {
       playerMappings: required(env, TABLE_ENV.playerMappings),
       operationLog: required(env, TABLE_ENV.operationLog),
       idempotency: required(env, TABLE_ENV.idempotency),
+      outbox: required(env, TABLE_ENV.outbox),
     },
     eventBusName: required(env, 'EVENT_BUS_NAME'),
     engineAllowedHosts: hosts,
@@ -87,5 +91,6 @@ export function loadConfig(env: Env = process.env): Config {
     engineAllowLoopback: bool(env, 'ENGINE_ALLOW_LOOPBACK', false),
     idempotencyTtlS: positiveInt(env, 'IDEMPOTENCY_TTL_S', 86_400),
     startingTimeoutS: positiveInt(env, 'STARTING_TIMEOUT_S', 120),
+    outboxTtlS: positiveInt(env, 'OUTBOX_TTL_S', 604_800),
   };
 }

@@ -7,7 +7,7 @@ import type { EngineErrorCode } from './domain/errors.ts';
 import type { OperationEntry } from './domain/operation.ts';
 import type { EngineVersion } from './domain/engine-version.ts';
 import type { PlayerMapping, RuntimePlayer, RuntimeRecord } from './domain/runtime-record.ts';
-import type { RuntimeSnapshotUpdate } from './domain/snapshot-event.ts';
+import type { OutboxEvent, SnapshotEventType } from './domain/snapshot-event.ts';
 
 /** A store request failed for a reason other than a refused condition. */
 export class StoreUnavailableError extends Error {
@@ -25,12 +25,11 @@ export interface RuntimeRecordStore {
   /** Inserts the `starting` record; StoreConflictError when one exists. */
   insertStarting(record: RuntimeRecord, opId: string, signal?: AbortSignal): Promise<void>;
   /**
-   * Puts the record back to `starting`, marked as being reclaimed, only if it
-   * still carries opId: a commit whose outcome is unknown may have made it
-   * `running`, and if the rollback that follows stops halfway, the
-   * reconciler must still find it (through the starting index) and finish.
+   * Reads the record back (consistent read) after a commit whose answer was
+   * lost: true when it is `running` and carries opId, i.e. the commit landed.
+   * StoreUnavailableError when it cannot be read.
    */
-  markAbandoned(gameId: string, opId: string, now: string, signal?: AbortSignal): Promise<void>;
+  commitLanded(gameId: string, opId: string, signal?: AbortSignal): Promise<boolean>;
   /** Deletes the record only if it still carries opId (proof it is ours). */
   deleteOwned(gameId: string, opId: string, signal?: AbortSignal): Promise<void>;
 }
@@ -85,6 +84,8 @@ export interface CommitRegistration {
   running: { next_generation_at: string | null; updated_at: string };
   /** Success audit entry, written inside the commit transaction. */
   successEntry: OperationEntry;
+  /** The snapshot event, put into the outbox inside the commit transaction. */
+  outbox: OutboxEvent;
 }
 
 export interface RegistrationCommitter {
@@ -98,6 +99,15 @@ export interface RegistrationCommitter {
    * StoreUnavailableError: anything else.
    */
   commit(input: CommitRegistration, signal?: AbortSignal): Promise<void>;
+  /**
+   * The first step of rolling back an attempted commit, in one transaction:
+   * deletes the operation's outbox item (so the relay skips its event) and
+   * puts the record back to `starting`, marked as being reclaimed, if it
+   * still carries opId. A commit whose answer was lost may still land late;
+   * the mark makes its compare-and-set fail, and a rollback that stops
+   * after this step leaves a record the reconciler finds and finishes.
+   */
+  abandon(gameId: string, opId: string, now: string, signal?: AbortSignal): Promise<void>;
   /** Deletes the mappings of the game that carry opId (never another operation's). */
   deleteOwnedMappings(gameId: string, opId: string, signal?: AbortSignal): Promise<void>;
 }
@@ -119,6 +129,8 @@ export interface StartingRecordReclaimer {
   markReclaiming(ref: StartingRecordRef, now: string): Promise<boolean>;
   /** Deletes the game's mappings that carry op_id. */
   deleteOwnedMappings(gameId: string, opId: string): Promise<void>;
+  /** Deletes the operation's outbox item (event_id = op_id), if there is one. */
+  deleteOutboxItem(opId: string): Promise<void>;
   /**
    * Deletes the marked record (only if it still carries op_id and the mark)
    * and appends the audit entry, in one transaction. False when the record
@@ -146,14 +158,39 @@ export interface EngineClient {
   init(endpoint: string, races: readonly string[], options: { timeoutMs: number }): Promise<EngineInitPlayer[]>;
 }
 
-export interface SnapshotPublisher {
-  /** Rejects when the event was not accepted (including FailedEntryCount > 0). */
-  publishSnapshot(update: RuntimeSnapshotUpdate, signal?: AbortSignal): Promise<void>;
+/** What the relay reads: the outbox items that still exist. */
+export interface OutboxReader {
+  /**
+   * Reads the items of `eventIds` (consistent reads). `found`: the items
+   * that exist; `unread`: keys whose read did not complete (retry later).
+   * A key in neither is gone (its registration was rolled back).
+   * StoreUnavailableError when the read failed as a whole.
+   */
+  read(eventIds: readonly string[], signal?: AbortSignal): Promise<{ found: Map<string, OutboxEvent>; unread: Set<string> }>;
+}
+
+/** One entry refused by the event bus (the request itself succeeded). */
+export interface RefusedEntry {
+  errorCode: string;
+  errorMessage: string;
+}
+
+export interface EventSender {
+  /** The most entries one send takes (PutEvents: 10). */
+  readonly maxEntries: number;
+  /**
+   * Sends the events in one request. Resolves with one result per event,
+   * in order: undefined when accepted, the refusal otherwise. Rejects
+   * when the request failed (nothing may be taken as delivered).
+   */
+  send(events: readonly Pick<OutboxEvent, 'detail_type' | 'detail'>[], signal?: AbortSignal): Promise<(RefusedEntry | undefined)[]>;
 }
 
 export interface Telemetry {
   registerOutcome(outcome: 'success' | 'failure', errorCode: string): void;
-  eventPublished(eventType: 'runtime_snapshot_update'): void;
+  eventPublished(eventType: SnapshotEventType): void;
+  /** Milliseconds from the outbox item's created_at to its successful delivery. */
+  eventDeliveryLag(eventType: SnapshotEventType, lagMs: number): void;
 }
 
 /** The structured logger the use cases write to (Powertools Logger fits it). */

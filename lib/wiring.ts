@@ -6,13 +6,14 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { Config } from './config.ts';
 import { HttpEngineClient } from './adapters/engine-client.ts';
-import { EventBridgeSnapshotPublisher } from './adapters/eventbridge-publisher.ts';
+import { EventBridgeEventSender } from './adapters/eventbridge-publisher.ts';
 import { documentClient } from './adapters/dynamodb-conditions.ts';
 import { DynamoEngineVersionRegistry } from './adapters/engine-version-registry.ts';
 import { DynamoEngineVersionStore } from './adapters/engine-version-store.ts';
 import { KeyStore } from './adapters/idempotency-key-store.ts';
 import { DynamoOperationLogReader } from './adapters/operation-log-reader.ts';
 import { DynamoOperationLogStore } from './adapters/operation-log-store.ts';
+import { DynamoOutboxReader } from './adapters/outbox-reader.ts';
 import { DynamoRegistrationCommitter } from './adapters/registration-committer.ts';
 import { DynamoRuntimeReader } from './adapters/runtime-reader.ts';
 import { DynamoRuntimeRecordStore } from './adapters/runtime-record-store.ts';
@@ -21,6 +22,7 @@ import { PowertoolsTelemetry } from './adapters/telemetry.ts';
 import { SafeRetries } from './http/safe-retries.ts';
 import type { EngineClient, Log, Telemetry } from './ports.ts';
 import { logger, metrics } from './powertools.ts';
+import { PublishSnapshots } from './publish-snapshots/publish-snapshots.ts';
 import { RegisterRuntime } from './register-runtime/register-runtime.ts';
 import { ReconcileStarting } from './reconcile-starting/reconcile-starting.ts';
 import { ReadRuntime } from './read-runtime/read-runtime.ts';
@@ -69,11 +71,9 @@ export function buildRegistration(
     committer: new DynamoRegistrationCommitter(doc, config.tables),
     operationLog: new DynamoOperationLogStore(doc, config.tables.operationLog),
     engine: o.engine ?? new HttpEngineClient({ allowLoopback: config.engineAllowLoopback }),
-    // Best effort after the commit: a slow EventBridge costs at most 3 s.
-    snapshots: new EventBridgeSnapshotPublisher(o.eventBridge ?? createEventBridgeClient(), config.eventBusName, { timeoutMs: 3000 }),
     telemetry,
     log,
-    settings: { allowedHosts: config.engineAllowedHosts, engineTimeoutMs: config.engineTimeoutMs },
+    settings: { allowedHosts: config.engineAllowedHosts, engineTimeoutMs: config.engineTimeoutMs, outboxTtlS: config.outboxTtlS },
     ...(o.clock ? { clock: o.clock } : {}),
   });
   const safeRetries = new SafeRetries(useCase, new KeyStore(dynamo, config.tables.idempotency), log, config.idempotencyTtlS);
@@ -106,6 +106,21 @@ export function buildEngineVersions(config: Config, o: Pick<RegistrationOverride
   return new EngineVersions({
     registry: new DynamoEngineVersionRegistry(doc, config.tables.engineVersions),
     log: o.log ?? logger,
+    ...(o.clock ? { clock: o.clock } : {}),
+  });
+}
+
+/** The outbox relay (publishSnapshots): the outbox read and EventBridge. */
+export function buildRelay(
+  config: Config,
+  o: Pick<RegistrationOverrides, 'dynamo' | 'eventBridge' | 'telemetry' | 'log' | 'clock'> = {},
+): PublishSnapshots {
+  const log = o.log ?? logger;
+  return new PublishSnapshots({
+    outbox: new DynamoOutboxReader(documentClient(o.dynamo ?? createDynamoClient()), config.tables.outbox),
+    sender: new EventBridgeEventSender(o.eventBridge ?? createEventBridgeClient(), config.eventBusName),
+    telemetry: o.telemetry ?? new PowertoolsTelemetry(metrics, log),
+    log,
     ...(o.clock ? { clock: o.clock } : {}),
   });
 }

@@ -3,13 +3,14 @@
  * through `serverless invoke local -f <function>` against the local
  * environment (DynamoDB Local with seeded rows, the loopback engine on
  * 127.0.0.1:18080, the EventBridge double), prints the function's answer,
- * then what EventBridge received, and cleans up. Without a function name,
+ * then runs one round of the outbox relay (DynamoDB Local's stream -> the
+ * real publishSnapshots handler, in this process) and prints what
+ * EventBridge received through it, and cleans up. Without a function name,
  * the function is the one serverless.yml routes the sample's routeKey to.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import { readFileSync } from 'node:fs';
-import { withLocalEnvironment } from './local-env.ts';
+import { describeRelayRound, startSnapshotRelay, withLocalEnvironment } from './local-env.ts';
 import { httpRoutes, routeFor } from './routes.ts';
 import { exitCodeOf, ROOT, runServerless, stopChild } from './serverless-cli.ts';
 
@@ -45,6 +46,13 @@ await withLocalEnvironment(NAME, async (local, onStop) => {
   onStop(() => stopChild(child));
   const code = await exitCodeOf(child);
 
+  console.log(`\n[${NAME}] outbox stream -> publishSnapshots (the relay, one round)`);
+  const relay = await startSnapshotRelay(local);
+  try {
+    for (const line of describeRelayRound(await relay.pump())) console.log(`[${NAME}] ${line}`);
+  } finally {
+    relay.close();
+  }
   const published = local.events.entries;
   console.log(`\n[${NAME}] EventBridge received ${published.length} event(s)`);
   for (const entry of published) {

@@ -4,6 +4,8 @@
  * definitions serverless.yml deploys), the seed rows the samples in events/
  * need, the loopback engine on a fixed port (the samples name it), and the
  * loopback EventBridge double. Everything listens on 127.0.0.1 only.
+ * `startSnapshotRelay` adds the outbox stream's event source mapping: the
+ * real publishSnapshots handler fed from DynamoDB Local's stream.
  *
  * Table and bus names are the ones serverless.yml gives the stage `local`,
  * so `serverless invoke local --stage local` and `serverless offline --stage
@@ -25,6 +27,8 @@ import {
 } from '../infra/local-stack.ts';
 import { type EngineServer, startEngineServer } from '../test/support/engine-server.ts';
 import { type EventBridgeDouble, startEventBridgeServer } from '../test/support/eventbridge-server.ts';
+import { lambdaContext } from '../test/support/harness.ts';
+import { type StreamHandler, StreamRelay } from '../test/support/stream-relay.ts';
 
 /** The serverless.yml stage whose names and params the local runs use. */
 export const LOCAL_STAGE = 'local';
@@ -129,6 +133,7 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
       ENGINE_TIMEOUT_MS: '10000',
       IDEMPOTENCY_TTL_S: '86400',
       STARTING_TIMEOUT_S: '120',
+      OUTBOX_TTL_S: '604800',
       POWERTOOLS_SERVICE_NAME: 'game-master',
       POWERTOOLS_METRICS_NAMESPACE: 'Galaxy/GameMaster',
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
@@ -153,6 +158,35 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * The outbox relay, locally: the real publishSnapshots handler (imported
+ * here, in this process, with the local environment: its cold start), fed
+ * by the outbox table's stream on DynamoDB Local as the deployed event
+ * source mapping feeds it (test/support/stream-relay.ts). Each `pump()` is
+ * one round; its PutEvents reach the EventBridge double.
+ */
+export async function startSnapshotRelay(local: LocalEnvironment): Promise<StreamRelay> {
+  Object.assign(process.env, local.env);
+  const { handler } = (await import('../functions/publish-snapshots/handler.ts')) as {
+    handler: (event: Parameters<StreamHandler>[0], context: ReturnType<typeof lambdaContext>) => ReturnType<StreamHandler>;
+  };
+  return StreamRelay.open({
+    endpoint: local.dynamo.endpoint,
+    table: local.tables.outbox,
+    handler: (event) => handler(event, lambdaContext(30_000, `game-master-${LOCAL_STAGE}-publishSnapshots`)),
+  });
+}
+
+/** What one relay round did, as lines for a person reading the output. */
+export function describeRelayRound(invocations: Awaited<ReturnType<StreamRelay['pump']>>): string[] {
+  if (invocations.length === 0) return ['no new outbox records on the stream (nothing committed, nothing to deliver)'];
+  return invocations.map(
+    (i) =>
+      `publishSnapshots invoked with ${i.records.length} stream record(s) (${i.records.map((r) => r.dynamodb?.Keys?.event_id?.S).join(', ')}): ` +
+      (i.failed.length === 0 ? 'all delivered' : `${i.failed.length} reported as batch item failure(s), retried next round`),
+  );
 }
 
 /** The rows the samples expect to find. */

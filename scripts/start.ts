@@ -3,10 +3,11 @@
  * environment (DynamoDB Local, the tables, the loopback engine and
  * EventBridge double), registers the sample game of
  * events/register-success.json through the real handler, and prints the
- * HTTP answer, every table's rows and the snapshot event EventBridge would
- * have received, then reads the game back through the readRuntime handler
- * (GET its record with players, GET its operations). Cleans up after
- * itself, also on failure and on Ctrl-C.
+ * HTTP answer and every table's rows; then runs one round of the outbox
+ * relay (DynamoDB Local's stream -> the real publishSnapshots handler) and
+ * prints the snapshot event EventBridge received through it, then reads the
+ * game back through the readRuntime handler (GET its record with players,
+ * GET its operations). Cleans up after itself, also on failure and on Ctrl-C.
  *
  *   npm start                              # events/register-success.json
  *   npm start -- events/conflict.json      # any other sample
@@ -17,7 +18,7 @@ import { resolve } from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { lambdaContext } from '../test/support/harness.ts';
 import { OPERATIONS_ROUTE, RUNTIME_ROUTE, routeEvent } from '../test/support/http-events.ts';
-import { LOCAL_STAGE, withLocalEnvironment } from './local-env.ts';
+import { describeRelayRound, LOCAL_STAGE, startSnapshotRelay, withLocalEnvironment } from './local-env.ts';
 import { routeFor } from './routes.ts';
 
 const NAME = 'start';
@@ -70,9 +71,23 @@ await withLocalEnvironment(NAME, async (local) => {
     console.log(items.length === 0 ? '(empty)' : show(items));
   }
 
+  // The register function never calls EventBridge: the event is the
+  // outbox row above; the relay delivers it from the table's stream.
+  heading('outbox stream -> publishSnapshots (the relay, one round)');
+  const relay = await startSnapshotRelay(local);
+  try {
+    for (const line of describeRelayRound(await relay.pump())) console.log(line);
+  } finally {
+    relay.close();
+  }
+
   heading(`EventBridge PutEvents received (${local.events.entries.length})`);
   if (local.events.entries.length === 0) {
-    console.log(route.functionName === 'registerRuntime' ? '(none: nothing is published when the registration fails)' : '(none)');
+    console.log(
+      route.functionName === 'registerRuntime'
+        ? '(none: a failed registration leaves no outbox item, so nothing is published)'
+        : '(none)',
+    );
   }
   for (const entry of local.events.entries) {
     console.log(show({ EventBusName: entry.EventBusName, Source: entry.Source, DetailType: entry.DetailType, Detail: entry.detail }));

@@ -1,13 +1,16 @@
 /**
  * RegistrationCommitter on DynamoDB: the mappings, the starting -> running
- * compare-and-set and the success entry, in one transaction when they fit.
+ * compare-and-set, the success entry and the outbox item, in one
+ * transaction when they fit; and the first step of undoing an attempted
+ * commit (outbox item gone, record marked), also in one transaction.
  */
-import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DeleteCommandInput, type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { PlayerMapping } from '../domain/runtime-record.ts';
 import type { CommitRegistration, RegistrationCommitter } from '../ports.ts';
-import { MAX_TRANSACTION_ACTIONS, storeError, type TableNames, type TransactItem } from './dynamodb-conditions.ts';
+import { conditionRefused, MAX_TRANSACTION_ACTIONS, storeError, type TableNames, type TransactItem } from './dynamodb-conditions.ts';
 import { operationLogPut } from './operation-log-store.ts';
 import { deleteMappingsOf } from './player-mapping-rows.ts';
+import { STARTING_MARKER } from './runtime-record-store.ts';
 
 export class DynamoRegistrationCommitter implements RegistrationCommitter {
   constructor(
@@ -17,8 +20,13 @@ export class DynamoRegistrationCommitter implements RegistrationCommitter {
 
   async commit(input: CommitRegistration, signal?: AbortSignal): Promise<void> {
     const puts = input.mappings.map((m) => this.mappingPut(m, input.opId));
-    const finalActions: TransactItem[] = [this.casToRunning(input), { Put: operationLogPut(this.tables.operationLog, input.successEntry) }];
-    // What does not fit beside the compare-and-set and the audit entry goes
+    const finalActions: TransactItem[] = [
+      this.casToRunning(input),
+      { Put: operationLogPut(this.tables.operationLog, input.successEntry) },
+      this.outboxPut(input),
+    ];
+    // What does not fit beside the compare-and-set, the audit entry and the
+    // outbox item (so 97 mappings at most in the final transaction) goes
     // first, in chunks; those chunks are this operation's rows (op_id) and
     // the caller's rollback removes them if anything later fails.
     const room = MAX_TRANSACTION_ACTIONS - finalActions.length;
@@ -28,6 +36,45 @@ export class DynamoRegistrationCommitter implements RegistrationCommitter {
       await this.transact(early.slice(i, i + MAX_TRANSACTION_ACTIONS), 'write player mappings', signal);
     }
     await this.transact([...last, ...finalActions], 'commit runtime record', signal);
+  }
+
+  async abandon(gameId: string, opId: string, now: string, signal?: AbortSignal): Promise<void> {
+    // Keyed by event_id = op_id: the key itself is the proof that the item is
+    // this operation's. No condition: usually there is no item (the commit
+    // did not land), and a condition would refuse exactly that case.
+    const outboxDelete: TransactItem = { Delete: { TableName: this.tables.outbox, Key: { event_id: opId } } };
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            // First in intent: the relay sends a record only while its item
+            // exists, so a commit that landed unseen is not announced.
+            outboxDelete,
+            {
+              Update: {
+                TableName: this.tables.runtimeRecords,
+                Key: { game_id: gameId },
+                UpdateExpression:
+                  'SET #status = :starting, starting_marker = :marker, reclaim_started_at = if_not_exists(reclaim_started_at, :now)',
+                ConditionExpression: 'op_id = :op',
+                ExpressionAttributeNames: { '#status': 'status' },
+                ExpressionAttributeValues: { ':starting': 'starting', ':marker': STARTING_MARKER, ':now': now, ':op': opId },
+              },
+            },
+          ],
+        }),
+        { abortSignal: signal },
+      );
+    } catch (err) {
+      if (!conditionRefused(err)) throw storeError('mark runtime record abandoned', err);
+      // The record is not this operation's (or is gone): nothing to mark,
+      // but make sure no item of this operation is left to announce.
+      try {
+        await this.doc.send(new DeleteCommand(outboxDelete.Delete as DeleteCommandInput), { abortSignal: signal });
+      } catch (deleteErr) {
+        throw storeError('delete outbox item', deleteErr);
+      }
+    }
   }
 
   async deleteOwnedMappings(gameId: string, opId: string, signal?: AbortSignal): Promise<void> {
@@ -41,6 +88,17 @@ export class DynamoRegistrationCommitter implements RegistrationCommitter {
         Item: { ...mapping, op_id: opId },
         // A mapping that exists belongs to someone else: `conflict`, never overwritten.
         ConditionExpression: 'attribute_not_exists(game_id)',
+      },
+    };
+  }
+
+  private outboxPut(input: CommitRegistration): TransactItem {
+    return {
+      Put: {
+        TableName: this.tables.outbox,
+        Item: { ...input.outbox },
+        // event_id is the op_id: one item per operation, never overwritten.
+        ConditionExpression: 'attribute_not_exists(event_id)',
       },
     };
   }

@@ -3,7 +3,7 @@
  * conditional insert, and the op_id-guarded writes of a rollback.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { RuntimeRecord } from '../domain/runtime-record.ts';
 import type { RuntimeRecordStore } from '../ports.ts';
 import { ifOwned, storeError } from './dynamodb-conditions.ts';
@@ -52,21 +52,23 @@ export class DynamoRuntimeRecordStore implements RuntimeRecordStore {
     }
   }
 
-  async markAbandoned(gameId: string, opId: string, now: string, signal?: AbortSignal): Promise<void> {
-    await ifOwned(
-      this.doc,
-      new UpdateCommand({
-        TableName: this.table,
-        Key: { game_id: gameId },
-        UpdateExpression:
-          'SET #status = :starting, starting_marker = :marker, reclaim_started_at = if_not_exists(reclaim_started_at, :now)',
-        ConditionExpression: 'op_id = :op',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':starting': 'starting', ':marker': STARTING_MARKER, ':now': now, ':op': opId },
-      }),
-      'mark runtime record abandoned',
-      signal,
-    );
+  async commitLanded(gameId: string, opId: string, signal?: AbortSignal): Promise<boolean> {
+    try {
+      const res = await this.doc.send(
+        new GetCommand({
+          TableName: this.table,
+          Key: { game_id: gameId },
+          ProjectionExpression: '#status, op_id',
+          ExpressionAttributeNames: { '#status': 'status' },
+          // Consistent: a commit that landed must be seen as landed.
+          ConsistentRead: true,
+        }),
+        { abortSignal: signal },
+      );
+      return res.Item?.status === 'running' && res.Item.op_id === opId;
+    } catch (err) {
+      throw storeError('read runtime record back', err);
+    }
   }
 
   async deleteOwned(gameId: string, opId: string, signal?: AbortSignal): Promise<void> {

@@ -13,6 +13,7 @@ import { logger } from '../powertools.ts';
 
 export const REGISTER_OUTCOME_METRIC = 'register_runtime_outcomes';
 export const EVENTS_PUBLISHED_METRIC = 'lobby_events_published';
+export const DELIVERY_LAG_METRIC = 'lobby_event_delivery_lag';
 
 /**
  * Counting is never worth failing an operation for: a metric that cannot be
@@ -32,11 +33,15 @@ export class PowertoolsTelemetry implements Telemetry {
     this.emit(EVENTS_PUBLISHED_METRIC, { event_type: eventType });
   }
 
-  private emit(name: string, dimensions: Record<string, string>): void {
+  eventDeliveryLag(eventType: 'runtime_snapshot_update', lagMs: number): void {
+    this.emit(DELIVERY_LAG_METRIC, { event_type: eventType }, MetricUnit.Milliseconds, Math.max(0, lagMs));
+  }
+
+  private emit(name: string, dimensions: Record<string, string>, unit: (typeof MetricUnit)[keyof typeof MetricUnit] = MetricUnit.Count, value = 1): void {
     try {
       const single = this.metrics.singleMetric();
       for (const [key, value] of Object.entries(dimensions)) single.addDimension(key, value);
-      single.addMetric(name, MetricUnit.Count, 1);
+      single.addMetric(name, unit, value);
     } catch (error) {
       this.log.error('metric not emitted', { metric: name, ...dimensions, error });
     }

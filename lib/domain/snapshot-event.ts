@@ -92,3 +92,39 @@ export function buildSnapshotUpdate(source: SnapshotSource): RuntimeSnapshotUpda
     player_turn_stats: stats,
   };
 }
+
+/**
+ * The Detail as sent: `event_id` (the registration's op_id, the same for
+ * every delivery, so a consumer can drop a duplicate) first, then the
+ * update's fields in contract order. Built once, stored in the outbox as
+ * this exact string, and sent byte for byte by the relay.
+ */
+export function snapshotDetailJson(eventId: string, update: RuntimeSnapshotUpdate): string {
+  return JSON.stringify({ event_id: eventId, ...snapshotDetail(update) });
+}
+
+/** One outbox item: the event as it will be sent, written by the commit transaction. */
+export interface OutboxEvent {
+  /** The key: the registration's op_id. */
+  event_id: string;
+  game_id: string;
+  detail_type: SnapshotEventType;
+  /** The exact Detail string PutEvents will carry. */
+  detail: string;
+  /** ISO-8601 UTC: when the event was put (the start of its delivery lag). */
+  created_at: string;
+  /** TTL, epoch seconds. */
+  expiration: number;
+}
+
+/** The outbox item of a registration's snapshot update, kept `ttlS` seconds after `createdAt`. */
+export function outboxEvent(eventId: string, update: RuntimeSnapshotUpdate, createdAt: Date, ttlS: number): OutboxEvent {
+  return {
+    event_id: eventId,
+    game_id: update.game_id,
+    detail_type: SNAPSHOT_EVENT.detailType,
+    detail: snapshotDetailJson(eventId, update),
+    created_at: createdAt.toISOString(),
+    expiration: Math.floor(createdAt.getTime() / 1000) + ttlS,
+  };
+}

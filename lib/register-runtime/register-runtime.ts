@@ -14,9 +14,14 @@
  *  5. validateRoster       - the engine's players match the roster exactly
  *  6. buildPlayerMappings  - one mapping per member
  *  7. computeNextGeneration - first cron fire strictly after the start
+ * 10. buildSnapshotEvent   - the outbox item (built before the commit: it needs the engine's players)
  *  8. commitRunning        - mappings + starting->running CAS + scheduling
- *  9.                        + the success entry, in one transaction
- * 10. publishSnapshot      - best effort
+ *  9.                        + the success entry
+ * 10.                        + the outbox item, in one transaction; a commit
+ *                            whose answer was lost is read back
+ *                            (resolveLostCommit): if it landed, it stands
+ * 11. 201 with the record. Delivering the event is the relay's job
+ *     (publishSnapshots), at least once; this function never calls EventBridge.
  *
  * Every failure goes through recordFailure, which rolls back what this
  * operation wrote, audits, counts and logs: exactly once per operation.
@@ -27,7 +32,7 @@ import { fallbackOpSource, newOpId, type OperationEntry, UNIDENTIFIED_GAME } fro
 import type { EngineInitPlayer } from '../domain/engine-player.ts';
 import type { PlayerMapping, RuntimeRecord } from '../domain/runtime-record.ts';
 import { nextFireAfter } from '../domain/schedule.ts';
-import { buildSnapshotUpdate } from '../domain/snapshot-event.ts';
+import { buildSnapshotUpdate, type OutboxEvent, outboxEvent } from '../domain/snapshot-event.ts';
 import {
   EngineCallError,
   type EngineClient,
@@ -36,7 +41,6 @@ import {
   type OperationLogStore,
   type RegistrationCommitter,
   type RuntimeRecordStore,
-  type SnapshotPublisher,
   StoreConflictError,
   StoreUnavailableError,
   type Telemetry,
@@ -65,10 +69,9 @@ export interface RegisterRuntimeDeps {
   committer: RegistrationCommitter;
   operationLog: OperationLogStore;
   engine: EngineClient;
-  snapshots: SnapshotPublisher;
   telemetry: Telemetry;
   log: Log;
-  settings: { allowedHosts: readonly string[]; engineTimeoutMs: number };
+  settings: { allowedHosts: readonly string[]; engineTimeoutMs: number; outboxTtlS: number };
   clock?: () => Date;
 }
 
@@ -123,9 +126,10 @@ export class RegisterRuntime {
       this.validateRoster(request, players);
       const mappings = this.buildPlayerMappings(op, request, players);
       const nextGenerationAt = this.computeNextGeneration(op, request);
-      const record = await this.commitRunning(op, starting, mappings, nextGenerationAt);
+      const running = this.runningRecord(starting, nextGenerationAt);
+      const event = this.buildSnapshotEvent(op, running, mappings, players);
+      const record = await this.commitRunning(op, running, mappings, event);
       // Committed: from here on nothing fails or rolls back the registration.
-      await this.publishSnapshot(op, record, mappings, players);
       this.reportSuccess(op, record, mappings.length);
       return { ok: true, record };
     } catch (err) {
@@ -277,56 +281,73 @@ export class RegisterRuntime {
     return nextFireAfter(request.turn_schedule, op.startedAt).toISOString();
   }
 
-  /** 8+9. Mappings, the starting -> running compare-and-set with the initial scheduling, and the success entry. */
-  private async commitRunning(
-    op: Operation,
-    starting: RuntimeRecord,
-    mappings: PlayerMapping[],
-    nextGenerationAt: string,
-  ): Promise<RuntimeRecord> {
-    const finishedAt = this.clock().toISOString();
-    const record: RuntimeRecord = {
+  /** The record as the compare-and-set of step 8 leaves it. */
+  private runningRecord(starting: RuntimeRecord, nextGenerationAt: string): RuntimeRecord {
+    return {
       ...starting,
       status: 'running',
       next_generation_at: nextGenerationAt,
       skip_next_tick: false,
       current_turn: 0,
-      updated_at: finishedAt,
+      updated_at: this.clock().toISOString(),
     };
-    op.mappingsWritten = true;
-    await this.store(() =>
-      this.deps.committer.commit(
-        {
-          opId: op.opId,
-          gameId: record.game_id,
-          mappings,
-          running: { next_generation_at: nextGenerationAt, updated_at: finishedAt },
-          successEntry: this.entry(op, 'success', '', '', finishedAt),
-        },
-        op.signal,
-      ),
-    );
-    return record;
   }
 
-  /** 10. Best effort: a failure is logged, never fails or rolls back the registration. */
-  private async publishSnapshot(
+  /**
+   * 10. The runtime_snapshot_update event as the outbox item the commit puts:
+   * its Detail is the exact string the relay will send (event_id = op_id).
+   */
+  private buildSnapshotEvent(
     op: Operation,
     record: RuntimeRecord,
     mappings: readonly PlayerMapping[],
     players: readonly EngineInitPlayer[],
-  ): Promise<void> {
+  ): OutboxEvent {
+    const update = buildSnapshotUpdate({ record, mappings, players, occurredAt: op.startedAt.toISOString() });
+    return outboxEvent(op.opId, update, this.clock(), this.deps.settings.outboxTtlS);
+  }
+
+  /** 8+9+10. Mappings, the starting -> running compare-and-set with the initial scheduling, the success entry and the outbox item. */
+  private async commitRunning(op: Operation, record: RuntimeRecord, mappings: PlayerMapping[], event: OutboxEvent): Promise<RuntimeRecord> {
+    op.mappingsWritten = true;
     try {
-      const update = buildSnapshotUpdate({ record, mappings, players, occurredAt: op.startedAt.toISOString() });
-      await this.deps.snapshots.publishSnapshot(update, op.signal);
-      this.deps.telemetry.eventPublished('runtime_snapshot_update');
+      await this.store(() =>
+        this.deps.committer.commit(
+          {
+            opId: op.opId,
+            gameId: record.game_id,
+            mappings,
+            running: { next_generation_at: record.next_generation_at, updated_at: record.updated_at },
+            successEntry: this.entry(op, 'success', '', '', record.updated_at),
+            outbox: event,
+          },
+          op.signal,
+        ),
+      );
     } catch (err) {
-      this.deps.log.error('publish runtime snapshot update failed', {
-        game_id: record.game_id,
-        op_id: op.opId,
-        error_message: err instanceof Error ? err.message : String(err),
-        error: err,
-      });
+      // A refused condition did not land. Anything else may have: the
+      // stream announces an outbox item as soon as its commit lands, so a
+      // commit that landed must stand, never be rolled back.
+      if (err instanceof StepFailure && err.code === 'service_unavailable' && (await this.resolveLostCommit(op, record.game_id))) {
+        this.deps.log.info('commit answer lost, but the commit landed: registration stands', { game_id: record.game_id, op_id: op.opId });
+        return record;
+      }
+      throw err;
+    }
+    return record;
+  }
+
+  /**
+   * A commit whose answer was lost: read the record back (consistent read).
+   * True when it is `running` with this operation's id. A read that fails
+   * too leaves the outcome unknown: false, and the rollback undoes it.
+   */
+  private async resolveLostCommit(op: Operation, gameId: string): Promise<boolean> {
+    try {
+      return await this.deps.records.commitLanded(gameId, op.opId, this.cleanupSignal(op));
+    } catch (err) {
+      this.deps.log.error('read-back of a lost commit failed; rolling back', { game_id: gameId, op_id: op.opId, error: err });
+      return false;
     }
   }
 
@@ -372,14 +393,18 @@ export class RegisterRuntime {
   }
 
   /**
-   * The one failure path: roll back what this operation wrote (mappings,
-   * then the record it inserted), append the failure entry, count, log.
+   * The one failure path: roll back what this operation wrote (outbox item,
+   * mappings, then the record it inserted), append the failure entry, count, log.
    * Rollback and audit get their own time budget; their failures are
    * logged at error level and never replace the original code.
    */
+  /** The clean-up budget: its own time, so a cancelled or nearly timed-out operation still cleans up. */
+  private cleanupSignal(op: Operation): AbortSignal {
+    return AbortSignal.timeout(Math.min(CLEANUP_MAX_MS, Math.max(CLEANUP_MIN_MS, op.call.remainingTimeMs() - 250)));
+  }
+
   private async recordFailure(op: Operation, code: RegisterErrorCode, message: string): Promise<RegisterOutcome> {
-    const budget = Math.min(CLEANUP_MAX_MS, Math.max(CLEANUP_MIN_MS, op.call.remainingTimeMs() - 250));
-    const signal = AbortSignal.timeout(budget);
+    const signal = this.cleanupSignal(op);
     if (op.inserted) await this.rollback(op, signal);
     try {
       await this.deps.operationLog.append(this.entry(op, 'failure', code, message, this.clock().toISOString()), signal);
@@ -407,10 +432,13 @@ export class RegisterRuntime {
     const gameId = op.gameId as string;
     if (op.mappingsWritten) {
       try {
-        // The commit's outcome may be unknown (its answer lost): first make
-        // sure the record is a reclaimable `starting` one again, so that a
-        // rollback stopped halfway is still found and finished.
-        await this.deps.records.markAbandoned(gameId, op.opId, this.clock().toISOString(), signal);
+        // The commit's outcome may still be unknown (answer lost, read-back
+        // failed), or it may land late: first, in one transaction, delete
+        // the outbox item (so the relay skips the event) and make the record
+        // a marked, reclaimable `starting` one (so a late commit is refused,
+        // and a rollback stopped halfway is found and finished by the
+        // reconciler, outbox item included).
+        await this.deps.committer.abandon(gameId, op.opId, this.clock().toISOString(), signal);
         await this.deps.committer.deleteOwnedMappings(gameId, op.opId, signal);
       } catch (err) {
         // Keep the `starting` record: it is what lets the reconciler find

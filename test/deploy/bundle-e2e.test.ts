@@ -1,14 +1,19 @@
 /**
  * The handlers as deployed, run end to end: `serverless package --stage ci`
- * (offline, no AWS credentials), registerRuntime's and reconcileStarting's
- * zips unpacked, and the BUNDLED handlers run in child processes under
- * Node 24, loaded as Lambda loads them (test/support/bundled-lambda.ts),
- * with the deployed environment pointed at the run's DynamoDB Local (behind
- * the fault-injecting proxy), the loopback engine and the EventBridge double.
- * Every case checks the answer and the rows left in every table.
+ * (offline, no AWS credentials), the three functions' zips unpacked, and the
+ * BUNDLED handlers run in child processes under Node 24, loaded as Lambda
+ * loads them (test/support/bundled-lambda.ts), with the deployed environment
+ * pointed at the run's DynamoDB Local (behind the fault-injecting proxy),
+ * the loopback engine and the EventBridge double. The snapshot event goes
+ * register -> outbox -> DynamoDB Local's stream -> the bundled
+ * publishSnapshots (test/support/stream-relay.ts) -> EventBridge double.
+ * Every case checks the answer and the rows left in every table, outbox
+ * included. Ordering is by latches (engine handlers, the child's stderr),
+ * never by sleeping.
  */
 import { join } from 'node:path';
-import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyStructuredResultV2, DynamoDBBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_AWS_ENV, type TableKey } from '../../infra/local-stack.ts';
 import { type BundledFunction, type PackagedService, packageService, startBundledFunction, unpackFunction } from '../support/bundled-lambda.ts';
@@ -17,7 +22,8 @@ import { type DynamoProxy, requestIs, startDynamoProxy } from '../support/dynamo
 import { type EngineServer, startEngineServer } from '../support/engine-server.ts';
 import { type EventBridgeDouble, startEventBridgeServer } from '../support/eventbridge-server.ts';
 import { apiEvent, registerBody } from '../support/harness.ts';
-import { healthySnapshotDetail } from '../support/stack.ts';
+import { healthyOutboxDetail } from '../support/stack.ts';
+import { StreamRelay } from '../support/stream-relay.ts';
 
 const STAGE = 'ci';
 const PACKAGE_TIMEOUT_MS = 200_000;
@@ -25,7 +31,8 @@ const VERSION = '1.4.2';
 const IMAGE = 'registry.local/galaxy/engine:1.4.2';
 const REGISTER = 'RegisterRuntimeLambdaFunction';
 const RECONCILE = 'ReconcileStartingLambdaFunction';
-const TABLE_KEYS: TableKey[] = ['runtimeRecords', 'engineVersions', 'playerMappings', 'operationLog', 'idempotency'];
+const PUBLISH = 'PublishSnapshotsLambdaFunction';
+const TABLE_KEYS: TableKey[] = ['runtimeRecords', 'engineVersions', 'playerMappings', 'operationLog', 'idempotency', 'outbox'];
 
 type Json = any;
 type Rows = Record<TableKey, Record<string, unknown>[]>;
@@ -39,6 +46,9 @@ let proxy: DynamoProxy;
 let register: BundledFunction;
 let registerDir: string;
 let reconcileDir: string;
+/** The warm publishSnapshots container, fed by the outbox stream. */
+let publish: BundledFunction;
+let relay: StreamRelay;
 let counter = 0;
 const newGame = () => `g-bundle-${++counter}`;
 
@@ -134,12 +144,20 @@ function outcomesPrinted(fnc: BundledFunction, from: number): Record<string, unk
     );
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+/** Resolves once the function's stderr (from `from` on) matches `pattern`: a latch on its output, not a poll. */
+function stderrMatches(fnc: BundledFunction, from: number, pattern: RegExp): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (!pattern.test(fnc.stderr().slice(from))) return false;
+      fnc.child.stderr?.off('data', onData);
+      resolve();
+      return true;
+    };
+    const onData = () => void check();
+    fnc.child.stderr?.on('data', onData);
+    // What arrived before the listener was added.
+    check();
+  });
 }
 
 beforeAll(async () => {
@@ -159,10 +177,20 @@ beforeAll(async () => {
   reconcileDir = join(packaged.work, 'reconcileStarting');
   unpackFunction(join(packaged.pkg, 'registerRuntime.zip'), registerDir);
   unpackFunction(join(packaged.pkg, 'reconcileStarting.zip'), reconcileDir);
+  const publishDir = join(packaged.work, 'publishSnapshots');
+  unpackFunction(join(packaged.pkg, 'publishSnapshots.zip'), publishDir);
   register = await startRegister();
+  publish = await startBundledFunction(publishDir, fn(PUBLISH).Properties.Handler, lambdaEnv(PUBLISH, publishDir));
+  relay = await StreamRelay.open({
+    endpoint: tables.endpoint,
+    table: tables.names.outbox,
+    handler: (event) => publish.invoke<DynamoDBBatchResponse>(event, { kind: 'lambda', remainingMs: 30_000 }),
+  });
 }, PACKAGE_TIMEOUT_MS + 60_000);
 
 afterAll(async () => {
+  relay?.close();
+  await publish?.stop();
   await register?.stop();
   await proxy?.close();
   await engine?.close();
@@ -171,12 +199,14 @@ afterAll(async () => {
 });
 
 describe('the bundled registerRuntime (serverless package --stage ci), on DynamoDB Local', () => {
-  it('registers: 201 with the record, rows in every table, one snapshot event', async () => {
+  it('registers: 201 with the record, rows in every table (one outbox item); the bundled relay delivers the snapshot event', async () => {
     // Prepare
+    await relay.pump();
     const gameId = newGame();
     const before = await allRows();
     const eventsBefore = events.entries.length;
     const printedBefore = register.printed.length;
+    const relayPrintedBefore = publish.printed.length;
 
     // Act
     const res = await invokeRegister(register, apiEvent(registerBody(gameId, engine.url), { headers: { 'x-request-id': 'bundle-req-1' } }));
@@ -202,7 +232,7 @@ describe('the bundled registerRuntime (serverless package --stage ci), on Dynamo
     expect(next.getTime()).toBeGreaterThan(new Date(res.body.created_at).getTime());
     expect([next.getUTCHours() % 6, next.getUTCMinutes()]).toEqual([0, 0]);
 
-    const diff = expectAdded(before, await allRows(), { runtimeRecords: 1, playerMappings: 2, operationLog: 1 });
+    const diff = expectAdded(before, await allRows(), { runtimeRecords: 1, playerMappings: 2, operationLog: 1, outbox: 1 });
     expect(diff.runtimeRecords.added[0]).toMatchObject(res.body);
     expect(diff.runtimeRecords.added[0]).not.toHaveProperty('starting_marker');
     expect(diff.playerMappings.added.map((m) => [m.game_id, m.user_id, m.race_name]).sort()).toEqual([
@@ -219,16 +249,35 @@ describe('the bundled registerRuntime (serverless package --stage ci), on Dynamo
       error_code: '',
     });
 
+    const [item] = diff.outbox.added;
+    expect(item).toMatchObject({ event_id: diff.runtimeRecords.added[0]?.op_id, game_id: gameId, detail_type: 'runtime_snapshot_update' });
+    // The register function sent nothing itself.
+    expect(events.entries.length).toBe(eventsBefore);
+    // The bundled Powertools printed the outcome metric (EMF) on stdout.
+    expect(outcomesPrinted(register, printedBefore)).toEqual([expect.objectContaining({ outcome: 'success', error_code: 'none' })]);
+
+    // Act 2: the stream's insert, handed to the bundled publishSnapshots.
+    const invocations = await relay.pump();
+
+    // Assess 2: delivered once, Detail byte for byte as stored, the relay's metrics printed.
+    expect(invocations).toEqual([{ records: [expect.objectContaining({ eventName: 'INSERT' })], failed: [] }]);
     const published = events.entries.slice(eventsBefore);
     expect(published).toHaveLength(1);
     expect(published[0]).toMatchObject({
       Source: 'galaxy.gamemaster',
       DetailType: 'runtime_snapshot_update',
-      EventBusName: fn(REGISTER).Properties.Environment.Variables.EVENT_BUS_NAME,
+      EventBusName: fn(PUBLISH).Properties.Environment.Variables.EVENT_BUS_NAME,
+      accepted: true,
     });
-    expect(published[0]?.detail).toEqual(healthySnapshotDetail(gameId, ['u-001', 'u-002']));
-    // The bundled Powertools printed the outcome metric (EMF) on stdout.
-    expect(outcomesPrinted(register, printedBefore)).toEqual([expect.objectContaining({ outcome: 'success', error_code: 'none' })]);
+    expect(published[0]?.Detail).toBe(item?.detail);
+    expect(published[0]?.detail).toEqual({ ...healthyOutboxDetail(gameId, ['u-001', 'u-002']), event_id: item?.event_id });
+    const relayMetrics = publish.printed
+      .slice(relayPrintedBefore)
+      .filter((d): d is Record<string, unknown> => typeof d === 'object' && d !== null && '_aws' in d);
+    expect(relayMetrics).toEqual([
+      expect.objectContaining({ event_type: 'runtime_snapshot_update', lobby_events_published: 1 }),
+      expect.objectContaining({ event_type: 'runtime_snapshot_update', lobby_event_delivery_lag: expect.any(Number) }),
+    ]);
   });
 
   it('answers 409 conflict to a second registration and leaves the first untouched', async () => {
@@ -301,8 +350,8 @@ describe('the bundled registerRuntime (serverless package --stage ci), on Dynamo
     expect(second.body).toEqual(first.body);
     expect(first.body).toMatchObject({ game_id: gameId, status: 'running' });
     expect(engine.calls.length).toBe(engineCalls + 1);
-    expect(events.entries.length).toBe(eventsBefore + 1);
-    const diff = expectAdded(before, afterFirst, { runtimeRecords: 1, playerMappings: 2, operationLog: 1, idempotency: 1 });
+    expect(events.entries.length).toBe(eventsBefore);
+    const diff = expectAdded(before, afterFirst, { runtimeRecords: 1, playerMappings: 2, operationLog: 1, idempotency: 1, outbox: 1 });
     expect(diff.operationLog.added[0]).toMatchObject({ game_id: gameId, outcome: 'success' });
     expect(diff.idempotency.added[0]).toMatchObject({ status: 'COMPLETED' });
     // The replay wrote nothing at all.
@@ -315,7 +364,8 @@ describe('the bundled registerRuntime (serverless package --stage ci), on Dynamo
     const before = await allRows();
     const eventsBefore = events.entries.length;
     const stderrBefore = register.stderr().length;
-    const fault = proxy.fault({ match: requestIs({ op: 'TransactWriteItems', withUpdate: true }), mode: 'internal-error' });
+    // The commit transaction: the one that carries the audit entry.
+    const fault = proxy.fault({ match: requestIs({ op: 'TransactWriteItems', table: tables.names.operationLog }), mode: 'internal-error' });
 
     // Act
     const res = await invokeRegister(register, apiEvent(registerBody(gameId, engine.url))).finally(() => fault.remove());
@@ -331,7 +381,7 @@ describe('the bundled registerRuntime (serverless package --stage ci), on Dynamo
     expectFailureEntry(diff.operationLog.added[0], 'service_unavailable', 'commit runtime record: store request failed');
     // One warning line for the failure; no error line (the rollback went through).
     // stderr is a pipe of its own: its lines may arrive after the answer.
-    await until('the warning line', () => /"error_code":"service_unavailable".*\n/.test(register.stderr().slice(stderrBefore)));
+    await stderrMatches(register, stderrBefore, /"error_code":"service_unavailable".*\n/);
     const logged = register
       .stderr()
       .slice(stderrBefore)
@@ -362,7 +412,7 @@ describe('the bundled registerRuntime (serverless package --stage ci), on Dynamo
     expect([plain.status, keyed.status], JSON.stringify([plain.body, keyed.body])).toEqual([201, 201]);
     expect(plain.body).toMatchObject({ game_id: plainGame, status: 'running' });
     expect(keyed.body).toMatchObject({ game_id: keyedGame, status: 'running' });
-    const diff = expectAdded(before, await allRows(), { runtimeRecords: 2, playerMappings: 4, operationLog: 2, idempotency: 1 });
+    const diff = expectAdded(before, await allRows(), { runtimeRecords: 2, playerMappings: 4, operationLog: 2, idempotency: 1, outbox: 2 });
     expect(diff.runtimeRecords.added.map((r) => [r.game_id, r.status]).sort()).toEqual([
       [plainGame, 'running'],
       [keyedGame, 'running'],
@@ -377,10 +427,11 @@ describe('the bundled reconcileStarting, after a bundled registration is killed'
     const gameId = newGame();
     const before = await allRows();
     const victim = await startRegister();
-    const engineCalls = engine.calls.length;
-    const answer = invokeRegister(victim, apiEvent(registerBody(gameId, `${engine.url}/hang`)));
+    // The engine never answers this call; the latch opens when it arrives.
+    const engineCalled = new Promise<void>((resolve) => engine.setNextHandler(() => resolve()));
+    const answer = invokeRegister(victim, apiEvent(registerBody(gameId, engine.url)));
     answer.catch(() => undefined);
-    await until('the engine call', () => engine.calls.length > engineCalls);
+    await engineCalled;
     victim.child.kill('SIGKILL');
     expect((await victim.exited).signal).toBe('SIGKILL');
     await expect(answer).rejects.toThrow(/exited/);
@@ -388,12 +439,16 @@ describe('the bundled reconcileStarting, after a bundled registration is killed'
     expect(killed.runtimeRecords.added[0]).toMatchObject({ game_id: gameId, status: 'starting' });
     const opId = killed.runtimeRecords.added[0]?.op_id;
     expect(opId).toEqual(expect.any(String));
-    // Older than STARTING_TIMEOUT_S (1 s) by the time the reconciler runs.
-    await new Promise((r) => setTimeout(r, 1_500));
+    // Older than STARTING_TIMEOUT_S (120 s), without waiting: the record is
+    // dated back (the index of starting records follows created_at).
+    const createdAt = new Date(Date.now() - 10 * 60_000).toISOString();
+    await tables.doc.send(
+      new UpdateCommand({ TableName: tables.names.runtimeRecords, Key: { game_id: gameId }, UpdateExpression: 'SET created_at = :c', ExpressionAttributeValues: { ':c': createdAt } }),
+    );
     const reconcile = await startBundledFunction(
       reconcileDir,
       fn(RECONCILE).Properties.Handler,
-      lambdaEnv(RECONCILE, reconcileDir, { STARTING_TIMEOUT_S: '1' }),
+      lambdaEnv(RECONCILE, reconcileDir),
     );
     const scheduled = {
       version: '0',
@@ -413,6 +468,8 @@ describe('the bundled reconcileStarting, after a bundled registration is killed'
     // Assess
     expect(result).toEqual({ examined: 1, reclaimed: 1 });
     const diff = expectAdded(before, await allRows(), { operationLog: 1 });
+    // Nothing on the stream for the reclaimed registration: no outbox item was ever written.
+    expect((await relay.read()).filter((r) => r.dynamodb?.NewImage?.game_id?.S === gameId)).toEqual([]);
     expect(diff.operationLog.added[0]).toMatchObject({
       game_id: gameId,
       op_kind: 'register_runtime',

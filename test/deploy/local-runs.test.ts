@@ -208,7 +208,7 @@ describe('npm start, npm run invoke, npm run dev', () => {
     for (const run of runs) killGroup(run);
   });
 
-  it('npm start registers the sample game and prints the answer, the rows and the snapshot event', async () => {
+  it('npm start registers the sample game and prints the answer, the rows, and the snapshot event delivered through the relay', async () => {
     const run = start('start');
     runs.push(run);
     const code = await finish(run, 120_000);
@@ -220,6 +220,8 @@ describe('npm start, npm run invoke, npm run dev', () => {
     // The new game's rows next to the seeded g-already-running's (2 mappings, 2 entries).
     expect(out).toMatch(/=== game-master-local-player-mappings \(4 rows\)/);
     expect(out).toMatch(/=== game-master-local-operation-log \(3 rows\)/);
+    expect(out).toMatch(/=== game-master-local-outbox \(1 row\)/);
+    expect(out).toMatch(/publishSnapshots invoked with 1 stream record\(s\) \([^)]+\): all delivered/);
     expect(out).toContain('=== EventBridge PutEvents received (1)');
     expect(out).toContain('"DetailType": "runtime_snapshot_update"');
     // ... then reads the game back through readRuntime.
@@ -237,6 +239,7 @@ describe('npm start, npm run invoke, npm run dev', () => {
     expect(code, out).toBe(0);
     expect(out).toMatch(/"statusCode": 502/);
     expect(out).toContain('engine_unreachable');
+    expect(out).toContain('[invoke] no new outbox records on the stream (nothing committed, nothing to deliver)');
     expect(out).toContain('[invoke] EventBridge received 0 event(s)');
   }, 160_000);
 
@@ -261,9 +264,12 @@ describe('npm start, npm run invoke, npm run dev', () => {
         headers: { 'content-type': 'application/json' },
         body: readEvent('register-success.json').body as string,
       });
+    const delivered = waitFor(run, /\[dev\] EventBridge received runtime_snapshot_update: \{"event_id":/, 30_000);
     const first = await request();
     expect(first.status).toBe(201);
     expect(((await first.json()) as { status: string }).status).toBe('running');
+    // The relay the script runs delivers the committed registration's event.
+    await delivered;
     const again = await request();
     expect(again.status).toBe(409);
     expect(((await again.json()) as { error: { code: string } }).error.code).toBe('conflict');

@@ -23,13 +23,13 @@ type Json = any;
 
 // ---------------------------------------------------------------- helpers
 
-/** "RuntimeRecordsTable", "RuntimeRecordsTable/index/x", "EventBus", a log group ARN, or "*". */
+/** "RuntimeRecordsTable", "RuntimeRecordsTable/index/x", "OutboxTable.StreamArn", "EventBus", a log group ARN, or "*". */
 function resourceName(resource: Json): string {
   if (typeof resource === 'string') return resource;
   if (resource?.['Fn::GetAtt']) {
     const [logicalId, attribute] = resource['Fn::GetAtt'] as [string, string];
-    expect(attribute, `GetAtt of ${logicalId}`).toBe('Arn');
-    return logicalId;
+    expect(['Arn', 'StreamArn'], `GetAtt of ${logicalId}`).toContain(attribute);
+    return attribute === 'Arn' ? logicalId : `${logicalId}.${attribute}`;
   }
   if (typeof resource?.['Fn::Sub'] === 'string') {
     const sub = resource['Fn::Sub'] as string;
@@ -61,7 +61,7 @@ function grantsOf(role: Json): Grant[] {
   return grants;
 }
 
-/** Resource -> sorted actions, for the DynamoDB and EventBridge grants (logs left out). */
+/** Resource -> sorted actions, for the DynamoDB, EventBridge and SQS grants (logs left out). */
 function dataGrants(role: Json): Record<string, string[]> {
   const byResource: Record<string, Set<string>> = {};
   for (const grant of grantsOf(role)) {
@@ -104,7 +104,8 @@ const REGISTER = 'RegisterRuntimeLambdaFunction';
 const RECONCILE = 'ReconcileStartingLambdaFunction';
 const READ = 'ReadRuntimeLambdaFunction';
 const VERSIONS = 'EngineVersionsLambdaFunction';
-const FUNCTIONS = [REGISTER, RECONCILE, READ, VERSIONS];
+const PUBLISH = 'PublishSnapshotsLambdaFunction';
+const FUNCTIONS = [REGISTER, RECONCILE, READ, VERSIONS, PUBLISH];
 /** Every DynamoDB action that changes a table. */
 const WRITES = new Set([
   'dynamodb:PutItem',
@@ -135,6 +136,7 @@ describe('serverless package (stage ci, no AWS credentials)', () => {
     expect(existsSync(join(pkg, 'reconcileStarting.zip'))).toBe(true);
     expect(existsSync(join(pkg, 'readRuntime.zip'))).toBe(true);
     expect(existsSync(join(pkg, 'engineVersions.zip'))).toBe(true);
+    expect(existsSync(join(pkg, 'publishSnapshots.zip'))).toBe(true);
   });
 
   it('protects every route with IAM (SigV4): no anonymous route at all', () => {
@@ -160,10 +162,12 @@ describe('serverless package (stage ci, no AWS credentials)', () => {
     for (const [id, f] of functions as [string, Json][]) {
       expect(f.Properties.Runtime, id).toBe('nodejs24.x');
       expect(f.Properties.Architectures, id).toEqual(['arm64']);
-      expect(f.Properties.Handler, id).toMatch(/^functions\/(register-runtime|reconcile-starting|read-runtime|engine-versions)\/handler\.handler$/);
+      expect(f.Properties.Handler, id).toMatch(
+        /^functions\/(register-runtime|reconcile-starting|read-runtime|engine-versions|publish-snapshots)\/handler\.handler$/,
+      );
     }
     const logGroups = Object.values(resources).filter((r: Json) => r.Type === 'AWS::Logs::LogGroup');
-    expect(logGroups.length).toBeGreaterThanOrEqual(2);
+    expect(logGroups.length).toBeGreaterThanOrEqual(3);
     for (const group of logGroups) expect(group.Properties.RetentionInDays).toBeGreaterThan(0);
   });
 
@@ -191,14 +195,57 @@ describe('serverless package (stage ci, no AWS credentials)', () => {
     }
   });
 
-  it('grants registerRuntime exactly the DynamoDB and EventBridge actions it uses', () => {
+  it('grants registerRuntime exactly the DynamoDB actions it uses: the outbox item, and no EventBridge at all', () => {
     expect(dataGrants(roleOf(REGISTER))).toEqual({
       RuntimeRecordsTable: sorted('dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'),
       PlayerMappingsTable: sorted('dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:DeleteItem'),
       OperationLogTable: ['dynamodb:PutItem'],
       EngineVersionsTable: ['dynamodb:GetItem'],
       IdempotencyTable: sorted('dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'),
+      OutboxTable: sorted('dynamodb:PutItem', 'dynamodb:DeleteItem'),
+    });
+  });
+
+  it('grants publishSnapshots exactly the outbox stream, one batch read, the bus and the dead-letter queue', () => {
+    expect(dataGrants(roleOf(PUBLISH))).toEqual({
+      'OutboxTable.StreamArn': sorted('dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'),
+      OutboxTable: ['dynamodb:BatchGetItem'],
       EventBus: ['events:PutEvents'],
+      SnapshotDeadLetterQueue: ['sqs:SendMessage'],
+    });
+  });
+
+  it('feeds publishSnapshots from the outbox stream: inserts only, by 10, partial batch responses, bisect, an hour of retries, then the dead-letter queue', () => {
+    const mappings = Object.values(resources).filter((r: Json) => r.Type === 'AWS::Lambda::EventSourceMapping');
+    expect(mappings).toHaveLength(1);
+    const props = mappings[0].Properties;
+    expect(props.FunctionName).toEqual({ 'Fn::GetAtt': [PUBLISH, 'Arn'] });
+    expect(props).toMatchObject({
+      EventSourceArn: { 'Fn::GetAtt': ['OutboxTable', 'StreamArn'] },
+      BatchSize: 10,
+      StartingPosition: 'TRIM_HORIZON',
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      MaximumRecordAgeInSeconds: 3600,
+      MaximumRetryAttempts: -1,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['SnapshotDeadLetterQueue', 'Arn'] } } },
+      Enabled: true,
+    });
+    expect(props.FilterCriteria.Filters.map((f: Json) => JSON.parse(f.Pattern))).toEqual([{ eventName: ['INSERT'] }]);
+  });
+
+  it('has the dead-letter queue, alarmed at its first message', () => {
+    expect(resources.SnapshotDeadLetterQueue).toMatchObject({ Type: 'AWS::SQS::Queue', Properties: { QueueName: `game-master-${STAGE}-snapshot-dead-letters` } });
+    const alarms = Object.values(resources).filter(
+      (r: Json) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties.Namespace === 'AWS/SQS',
+    );
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0].Properties).toMatchObject({
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['SnapshotDeadLetterQueue', 'QueueName'] } }],
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: { 'Fn::If': ['HasAlarmTopic', expect.any(Array), { Ref: 'AWS::NoValue' }] },
     });
   });
 
@@ -208,6 +255,7 @@ describe('serverless package (stage ci, no AWS credentials)', () => {
       RuntimeRecordsTable: sorted('dynamodb:UpdateItem', 'dynamodb:DeleteItem'),
       PlayerMappingsTable: sorted('dynamodb:Query', 'dynamodb:DeleteItem'),
       OperationLogTable: ['dynamodb:PutItem'],
+      OutboxTable: ['dynamodb:DeleteItem'],
     });
   });
 
@@ -250,15 +298,23 @@ describe('serverless package (stage ci, no AWS credentials)', () => {
     expect(rules[0].Properties.State).toBe('ENABLED');
   });
 
-  it('creates the five tables on demand, with point-in-time recovery and deletion protection outside dev', () => {
+  it('creates the six tables on demand, with point-in-time recovery and deletion protection outside dev', () => {
     const tables = Object.entries(resources).filter(([, r]: [string, Json]) => r.Type === 'AWS::DynamoDB::Table');
     expect(tables.map(([id]) => id).sort()).toEqual([
       'EngineVersionsTable',
       'IdempotencyTable',
       'OperationLogTable',
+      'OutboxTable',
       'PlayerMappingsTable',
       'RuntimeRecordsTable',
     ]);
+    expect(resources.OutboxTable.Properties).toMatchObject({
+      TableName: `game-master-${STAGE}-outbox`,
+      KeySchema: [{ AttributeName: 'event_id', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'event_id', AttributeType: 'S' }],
+      TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
+      StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
+    });
     for (const [id, table] of tables as [string, Json][]) {
       expect(table.Properties.BillingMode, id).toBe('PAY_PER_REQUEST');
       expect(table.Properties.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled, id).toBe(true);
@@ -275,6 +331,7 @@ describe('serverless package (stage ci, no AWS credentials)', () => {
       PLAYER_MAPPINGS_TABLE: 'PlayerMappingsTable',
       OPERATION_LOG_TABLE: 'OperationLogTable',
       IDEMPOTENCY_TABLE: 'IdempotencyTable',
+      OUTBOX_TABLE: 'OutboxTable',
     };
     for (const id of FUNCTIONS) {
       const vars = fn(id).Properties.Environment.Variables as Record<string, unknown>;
@@ -290,6 +347,7 @@ describe('serverless package (stage ci, no AWS credentials)', () => {
         ENGINE_ALLOW_LOOPBACK: 'false',
         IDEMPOTENCY_TTL_S: '86400',
         STARTING_TIMEOUT_S: '120',
+        OUTBOX_TTL_S: '604800',
         POWERTOOLS_SERVICE_NAME: 'game-master',
         POWERTOOLS_METRICS_NAMESPACE: 'Galaxy/GameMaster',
       });
@@ -347,6 +405,7 @@ describe('the bundles', () => {
     ['reconcileStarting', 'functions/reconcile-starting/handler'],
     ['readRuntime', 'functions/read-runtime/handler'],
     ['engineVersions', 'functions/engine-versions/handler'],
+    ['publishSnapshots', 'functions/publish-snapshots/handler'],
   ])('%s.zip holds its ES-module handler with the AWS SDK bundled in', (name, handlerPath) => {
     const entries = readZip(join(pkg, `${name}.zip`));
     expect([...entries.keys()]).toContain(`${handlerPath}.js`);
@@ -369,10 +428,25 @@ describe('the bundles', () => {
     expect(external.filter((s) => !optionalSdkSigners.includes(s))).toEqual([]);
   });
 
+  it('only publishSnapshots bundles the EventBridge client: registerRuntime never calls EventBridge', () => {
+    const code = (name: string, handlerPath: string) => readZip(join(pkg, `${name}.zip`)).get(`${handlerPath}.js`)?.toString('utf8') ?? '';
+    // The client's wire protocol target prefix, which every PutEvents request carries.
+    expect(code('publishSnapshots', 'functions/publish-snapshots/handler')).toContain('AWSEvents');
+    for (const [name, handlerPath] of [
+      ['registerRuntime', 'functions/register-runtime/handler'],
+      ['reconcileStarting', 'functions/reconcile-starting/handler'],
+      ['readRuntime', 'functions/read-runtime/handler'],
+      ['engineVersions', 'functions/engine-versions/handler'],
+    ] as const) {
+      expect(code(name, handlerPath), name).not.toContain('AWSEvents');
+    }
+  });
+
   it.each([
     ['registerRuntime', REGISTER, 'functions/register-runtime/handler'],
     ['readRuntime', READ, 'functions/read-runtime/handler'],
     ['engineVersions', VERSIONS, 'functions/engine-versions/handler'],
+    ['publishSnapshots', PUBLISH, 'functions/publish-snapshots/handler'],
   ])('%s imports under Node 24 with the deployed environment, as Lambda loads it', (name, logicalId, handlerPath) => {
     const dir = join(work, `unzipped-${name}`);
     unpackFunction(join(pkg, `${name}.zip`), dir);

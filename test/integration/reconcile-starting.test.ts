@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentClient } from '../../lib/adapters/dynamodb-conditions.ts';
 import { DynamoStartingRecordReclaimer } from '../../lib/adapters/starting-record-reclaimer.ts';
@@ -59,11 +60,12 @@ function registerInChild(body: unknown, env: Record<string, string> = {}): { chi
   return { child, exited };
 }
 
-/** Nothing of the registration left but the reconciler's registration_abandoned entry. */
+/** Nothing of the registration left (no outbox item either) but the reconciler's registration_abandoned entry. */
 async function expectReclaimed(gameId: string) {
   const rows = await rowsOf(gameId);
   expect(rows.records).toEqual([]);
   expect(rows.mappings).toEqual([]);
+  expect(await stack.tables.outboxOf(gameId)).toEqual([]);
   expect(rows.log.map((e) => e.error_code)).toEqual(['registration_abandoned']);
   return rows;
 }
@@ -135,7 +137,7 @@ describe('Function: reconcileStarting (DynamoDB Local)', () => {
     await killBeforeCommit(gameId, 250);
     const left = await rowsOf(gameId);
     expect(left.records[0]?.status).toBe('starting');
-    expect(left.mappings).toHaveLength(250 - 98);
+    expect(left.mappings).toHaveLength(250 - 97);
 
     // Act
     const result = await reconciler(pastTimeout).run();
@@ -153,7 +155,7 @@ describe('Function: reconcileStarting (DynamoDB Local)', () => {
     const reclaimer = new DynamoStartingRecordReclaimer(documentClient(stack.tables.client), loadConfig().tables);
     const ref = { game_id: gameId, op_id: String(record?.op_id), created_at: String(record?.created_at) };
     expect(await reclaimer.markReclaiming(ref, new Date().toISOString())).toBe(true);
-    expect((await rowsOf(gameId)).mappings).toHaveLength(120 - 98);
+    expect((await rowsOf(gameId)).mappings).toHaveLength(120 - 97);
 
     // Act
     const result = await reconciler(pastTimeout).run();
@@ -208,11 +210,35 @@ describe('Function: reconcileStarting (DynamoDB Local)', () => {
     const gameId = newGame();
     expect(parse(await handler(apiEvent(registerBody(gameId, stack.engine.url)), lambdaContext())).status).toBe(201);
     const before = await rowsOf(gameId);
+    const outbox = await stack.tables.outboxOf(gameId);
+    expect(outbox).toHaveLength(1);
 
     const result = await reconciler(pastTimeout).run();
 
     expect(result).toEqual({ examined: 0, reclaimed: 0 });
     expect(await rowsOf(gameId)).toEqual(before);
+    expect(await stack.tables.outboxOf(gameId)).toEqual(outbox);
+  });
+
+  it('deletes the reclaimed operation\'s outbox item, should one exist, and no other operation\'s', async () => {
+    // Prepare: a registration killed before its commit, and (as if written
+    // by some path the reconciler cannot know) an item keyed by its op_id,
+    // beside another game's item.
+    const gameId = newGame();
+    const other = newGame();
+    await killBeforeCommit(gameId, 2);
+    const [record] = (await rowsOf(gameId)).records;
+    const item = (eventId: string, game: string) => ({ event_id: eventId, game_id: game, detail_type: 'runtime_snapshot_update', detail: '{}', created_at: new Date().toISOString(), expiration: 0 });
+    await stack.tables.doc.send(new PutCommand({ TableName: stack.tables.names.outbox, Item: item(String(record?.op_id), gameId) }));
+    await stack.tables.doc.send(new PutCommand({ TableName: stack.tables.names.outbox, Item: item(`other-${other}`, other) }));
+
+    // Act
+    const result = await reconciler(pastTimeout).run();
+
+    // Assess
+    expect(result).toEqual({ examined: 1, reclaimed: 1 });
+    await expectReclaimed(gameId);
+    expect(await stack.tables.outboxOf(other)).toHaveLength(1);
   });
 
   it('a slow registration whose record was marked meanwhile rolls itself back', async () => {
@@ -239,6 +265,7 @@ describe('Function: reconcileStarting (DynamoDB Local)', () => {
     const rows = await rowsOf(gameId);
     expect(rows.records).toEqual([]);
     expect(rows.mappings).toEqual([]);
+    expect(await stack.tables.outboxOf(gameId)).toEqual([]);
     expect(rows.log.map((e) => e.error_code)).toEqual(['conflict']);
     expect(await reconciler(pastTimeout).run()).toEqual({ examined: 0, reclaimed: 0 });
   });
@@ -258,6 +285,7 @@ describe('Function: reconcileStarting (DynamoDB Local)', () => {
     const rows = await rowsOf(gameId);
     expect(rows.records).toEqual([]);
     expect(rows.mappings).toEqual([]);
+    expect(await stack.tables.outboxOf(gameId)).toEqual([]);
     expect(rows.log.map((e) => e.error_code).sort()).toEqual(['conflict', 'registration_abandoned']);
   });
 });

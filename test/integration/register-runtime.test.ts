@@ -1,15 +1,19 @@
 /**
  * The deployed handler end to end on DynamoDB Local, with the loopback
  * engine and EventBridge double: every assertion about a failure checks
- * the rows left in every table, not just the answer.
+ * the rows left in every table (outbox included), not just the answer.
+ * The snapshot event goes through the outbox: the relay (publishSnapshots,
+ * fed by DynamoDB Local's stream) delivers it to the EventBridge double.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureEmf } from '../support/emf.ts';
 import { apiEvent, lambdaContext, registerBody } from '../support/harness.ts';
-import { coldStart, type Handler, healthySnapshotDetail, parse, type Stack, startStack } from '../support/stack.ts';
+import { coldStart, type Handler, healthyOutboxDetail, parse, type Stack, startRelay, startStack } from '../support/stack.ts';
+import type { StreamRelay } from '../support/stream-relay.ts';
 
 let stack: Stack;
 let handler: Handler;
+let relay: StreamRelay;
 let gameCounter = 0;
 const newGame = () => `g-it-${++gameCounter}`;
 const counterKey = () => `${gameCounter}-${Date.now()}`;
@@ -17,9 +21,11 @@ const counterKey = () => `${gameCounter}-${Date.now()}`;
 beforeAll(async () => {
   stack = await startStack();
   handler = await coldStart('../../functions/register-runtime/handler.ts');
+  relay = await startRelay(stack);
 });
 
 afterAll(async () => {
+  relay?.close();
   await stack?.close();
 });
 
@@ -35,13 +41,15 @@ async function expectNothingLeft(gameId: string, code: string) {
   expect(rows.mappings).toEqual([]);
   expect(rows.log).toHaveLength(1);
   expect(rows.log[0]).toMatchObject({ outcome: 'failure', error_code: code, op_kind: 'register_runtime', op_source: 'lobby_internal' });
+  expect(await stack.tables.outboxOf(gameId)).toEqual([]);
 }
 
 describe('Function: registerRuntime (DynamoDB Local)', () => {
   describe('success', () => {
-    it('installs the runtime whole: running record, mappings, audit entry, snapshot, metrics', async () => {
+    it('installs the runtime whole: running record, mappings, audit entry, outbox item, metrics; the relay delivers the snapshot', async () => {
       // Prepare
       const gameId = newGame();
+      await relay.pump();
       const emf = captureEmf();
       const before = stack.events.entries.length;
 
@@ -90,14 +98,41 @@ describe('Function: registerRuntime (DynamoDB Local)', () => {
         error_code: '',
       });
 
+      // Exactly one outbox item, keyed by the operation id; nothing sent yet.
+      const outbox = await stack.tables.outboxOf(gameId);
+      expect(outbox).toEqual([
+        {
+          event_id: expect.any(String),
+          game_id: gameId,
+          detail_type: 'runtime_snapshot_update',
+          detail: expect.any(String),
+          created_at: expect.any(String),
+          expiration: Math.floor(Date.parse(String(outbox[0]?.created_at)) / 1000) + 604_800,
+        },
+      ]);
+      expect(JSON.parse(String(outbox[0]?.detail))).toEqual({ ...healthyOutboxDetail(gameId, ['u-001', 'u-002']), event_id: outbox[0]?.event_id });
+      expect(stack.events.entries.length).toBe(before);
+      const registerMetrics = emf.metrics();
+      expect(registerMetrics.map((m) => m.name)).toEqual(['register_runtime_outcomes']);
+      expect(registerMetrics[0]?.dimensions).toMatchObject({ outcome: 'success', error_code: 'none' });
+
+      // Act 2: the relay's round (the stream's insert, handed to publishSnapshots).
+      const relayEmf = captureEmf();
+      const invocations = await relay.pump();
+      relayEmf.restore();
+
+      // Assess 2: one entry, its Detail the stored string byte for byte.
+      expect(invocations).toEqual([{ records: [expect.objectContaining({ eventName: 'INSERT' })], failed: [] }]);
       const published = stack.events.entries.slice(before);
       expect(published).toHaveLength(1);
-      expect(published[0]).toMatchObject({ Source: 'galaxy.gamemaster', DetailType: 'runtime_snapshot_update', EventBusName: 'game-master-test-events' });
-      expect(published[0]?.detail).toEqual(healthySnapshotDetail(gameId, ['u-001', 'u-002']));
-
-      const metrics = emf.metrics();
-      expect(metrics.find((m) => m.name === 'register_runtime_outcomes')?.dimensions).toMatchObject({ outcome: 'success', error_code: 'none' });
-      expect(metrics.find((m) => m.name === 'lobby_events_published')?.dimensions).toMatchObject({ event_type: 'runtime_snapshot_update' });
+      expect(published[0]).toMatchObject({ Source: 'galaxy.gamemaster', DetailType: 'runtime_snapshot_update', EventBusName: 'game-master-test-events', accepted: true });
+      expect(published[0]?.Detail).toBe(outbox[0]?.detail);
+      const relayMetrics = relayEmf.metrics().filter((m) => m.name !== 'register_runtime_outcomes');
+      expect(relayMetrics.map((m) => [m.name, m.unit, m.dimensions.event_type])).toEqual([
+        ['lobby_events_published', 'Count', 'runtime_snapshot_update'],
+        ['lobby_event_delivery_lag', 'Milliseconds', 'runtime_snapshot_update'],
+      ]);
+      for (const m of relayMetrics) expect(m.dimensions).not.toHaveProperty('outcome');
     });
 
     it('uses the API Gateway request id as source_ref when there is no X-Request-Id', async () => {
@@ -360,10 +395,11 @@ describe('Function: registerRuntime (DynamoDB Local)', () => {
     });
   });
 
-  describe('snapshot publication is best effort', () => {
-    it.each(['failed-entry', 'http-500', 'hang'] as const)('EventBridge %s: still 201, no published metric', async (mode) => {
+  describe('the register function never calls EventBridge', () => {
+    it.each(['failed-entry', 'http-500', 'hang'] as const)('EventBridge %s: still 201, the outbox item stored, nothing sent by the register function', async (mode) => {
       const gameId = newGame();
       stack.events.mode = mode;
+      const before = stack.events.requests;
       const emf = captureEmf();
       try {
         const res = await register(registerBody(gameId, stack.engine.url));
@@ -372,7 +408,9 @@ describe('Function: registerRuntime (DynamoDB Local)', () => {
         emf.restore();
         stack.events.mode = 'ok';
       }
+      expect(stack.events.requests).toBe(before);
       expect((await rowsOf(gameId)).records[0]?.status).toBe('running');
+      expect(await stack.tables.outboxOf(gameId)).toHaveLength(1);
       expect(emf.metrics().filter((m) => m.name === 'lobby_events_published')).toEqual([]);
       expect(emf.metrics().filter((m) => m.name === 'register_runtime_outcomes')).toHaveLength(1);
     });

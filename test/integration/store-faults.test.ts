@@ -4,13 +4,13 @@
  * fault-injecting proxy (test/support/dynamo-proxy.ts); the tables are
  * seeded and read directly. Every case checks the answer (status, code, a
  * message naming the step and no raw SDK or socket text) and the rows left
- * in runtime records, player mappings and the operation log.
+ * in runtime records, player mappings, the operation log and the outbox.
  *
  * The SDK client (lib/wiring.ts) makes up to 3 attempts per request with a
  * 2 s request timeout, so a fault meant to fail a request applies to every
  * matching attempt unless a case says otherwise.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
 import type { ReconcileStarting } from '../../lib/reconcile-starting/reconcile-starting.ts';
 import { buildReconciler } from '../../lib/wiring.ts';
@@ -29,6 +29,12 @@ const newGame = () => `g-sf-${++counter}`;
 beforeAll(async () => {
   proxy = await startDynamoProxy(inject('dynamoEndpoint'));
   stack = await startStack({ AWS_ENDPOINT_URL_DYNAMODB: proxy.url, STARTING_TIMEOUT_S: String(STARTING_TIMEOUT_S) });
+});
+
+// A fresh execution environment (cold start, new SDK client) per case: a
+// client's retry quota is drained by the faults of earlier cases, and a
+// case that counts the SDK's attempts must not depend on the ones before it.
+beforeEach(async () => {
   handler = await coldStart('../../functions/register-runtime/handler.ts');
 });
 
@@ -46,8 +52,14 @@ const at = {
   recordRead: () => requestIs({ op: 'GetItem', table: stack.tables.names.runtimeRecords }),
   versionRead: () => requestIs({ op: 'GetItem', table: stack.tables.names.engineVersions }),
   insert: () => requestIs({ op: 'PutItem', table: stack.tables.names.runtimeRecords }),
-  commit: () => requestIs({ op: 'TransactWriteItems', withUpdate: true }),
+  // The commit is the transaction holding the compare-and-set and the audit entry.
+  commit: () => requestIs({ op: 'TransactWriteItems', withUpdate: true, table: stack.tables.names.operationLog }),
   mappingChunk: () => requestIs({ op: 'TransactWriteItems', withUpdate: false }),
+  // The rollback's first step: the outbox delete and the record's mark, in one transaction.
+  abandon: () => (req: Parameters<ReturnType<typeof requestIs>>[0]) =>
+    requestIs({ op: 'TransactWriteItems', table: stack.tables.names.outbox })(req) && !req.tables.includes(stack.tables.names.operationLog),
+  // The consistent read-back of a commit whose answer was lost.
+  readBack: () => requestIs({ op: 'GetItem', table: stack.tables.names.runtimeRecords, bodyIncludes: '#status' }),
   recordDelete: () => requestIs({ op: 'DeleteItem', table: stack.tables.names.runtimeRecords }),
   mappingDelete: () => requestIs({ op: 'DeleteItem', table: stack.tables.names.playerMappings }),
   auditPut: () => requestIs({ op: 'PutItem', table: stack.tables.names.operationLog }),
@@ -59,6 +71,7 @@ async function register(gameId: string, options: { members?: number; version?: s
 }
 
 const rowsOf = (gameId: string) => stack.tables.rowsOf(gameId);
+const outboxOf = (gameId: string) => stack.tables.outboxOf(gameId);
 
 /** A 503 whose message names the step and carries nothing of the SDK or the socket. */
 function expectUnavailable(res: { status: number; body: any }, step: string) {
@@ -67,11 +80,12 @@ function expectUnavailable(res: { status: number; body: any }, step: string) {
   expect(res.body.error.message).not.toMatch(/injected|InternalServer|Throttl|Provisioned|ECONN|socket|hang up|abort|timed? ?out|Exception/i);
 }
 
-/** No record, no mapping, and the one failure entry of this operation. */
+/** No record, no mapping, no outbox item, and the one failure entry of this operation. */
 async function expectNothingLeft(gameId: string, code: string, message: string) {
   const rows = await rowsOf(gameId);
   expect(rows.records).toEqual([]);
   expect(rows.mappings).toEqual([]);
+  expect(await outboxOf(gameId)).toEqual([]);
   expect(rows.log).toEqual([
     expect.objectContaining({
       op_kind: 'register_runtime',
@@ -83,13 +97,23 @@ async function expectNothingLeft(gameId: string, code: string, message: string) 
   ]);
 }
 
-/** A 2-member registration that completed despite the fault: the running record, both mappings, the success entry. */
+/** A 2-member registration that completed despite the fault: the running record, both mappings, the success entry, exactly one outbox item. */
 async function expectRegisteredWhole(gameId: string) {
   const rows = await rowsOf(gameId);
   expect(rows.records).toEqual([expect.objectContaining({ status: 'running' })]);
   expect(rows.mappings).toHaveLength(2);
   expect(rows.log.map((e) => e.outcome)).toEqual(['success']);
+  expect(await outboxOf(gameId)).toEqual([expect.objectContaining({ event_id: rows.records[0]?.op_id, game_id: gameId })]);
   return rows;
+}
+
+/** After a reclaim: nothing of the registration left but its two failure entries. */
+async function expectReclaimed(gameId: string) {
+  const rows = await rowsOf(gameId);
+  expect(rows.records).toEqual([]);
+  expect(rows.mappings).toEqual([]);
+  expect(await outboxOf(gameId)).toEqual([]);
+  expect(rows.log.map((e) => e.error_code).sort()).toEqual(['registration_abandoned', 'service_unavailable']);
 }
 
 /** A reconciler on the direct DynamoDB Local client, its clock past STARTING_TIMEOUT_S. */
@@ -200,7 +224,7 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
       await expectNothingLeft(gameId, 'service_unavailable', 'commit runtime record: store request failed');
     });
 
-    it('commit-then-drop: the transaction landed unseen; the rollback removes the mappings and the record', async () => {
+    it('commit-then-drop: the transaction landed unseen; the read-back finds it running: 201, whole, one outbox item', async () => {
       // Prepare
       const gameId = newGame();
       const fault = proxy.fault({ match: at.commit(), mode: 'commit-then-drop' });
@@ -209,35 +233,76 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
       // Act
       const res = await register(gameId);
 
-      // Assess
-      expectUnavailable(res, 'commit runtime record');
+      // Assess: a committed registration stands (its event may already be on the stream).
+      expect(res.status).toBe(201);
       expect(fault.faulted).toBe(3);
       // Every attempt landed or was answered as landed (same ClientRequestToken).
       expect(proxy.requests.slice(from).filter(at.commit()).map((r) => r.upstreamStatus)).toEqual([200, 200, 200]);
-      // The failure entry replaced the success entry the transaction wrote.
+      expect(proxy.requests.slice(from).filter(at.readBack())).toHaveLength(1);
+      expect(proxy.requests.slice(from).filter(at.abandon())).toEqual([]);
+      const rows = await expectRegisteredWhole(gameId);
+      expect(rows.records).toEqual([expect.objectContaining(res.body)]);
+    });
+
+    it('commit-then-drop, and the read-back fails too (outcome unknown): rolled back, outbox item first; nothing left', async () => {
+      // Prepare
+      const gameId = newGame();
+      proxy.fault({ match: at.commit(), mode: 'commit-then-drop' });
+      const readFault = proxy.fault({ match: at.readBack(), mode: 'internal-error' });
+      const from = proxy.requests.length;
+
+      // Act
+      const res = await register(gameId);
+
+      // Assess
+      expectUnavailable(res, 'commit runtime record');
+      expect(readFault.faulted).toBe(3);
+      // The outbox delete (with the mark) precedes every other rollback write.
+      const rollback = proxy.requests.slice(from).filter((r) => r.op === 'DeleteItem' || at.abandon()(r));
+      expect(at.abandon()(rollback[0] as (typeof rollback)[number])).toBe(true);
       await expectNothingLeft(gameId, 'service_unavailable', 'commit runtime record: store request failed');
     });
 
-    it('commit-then-drop, and the rollback of the mappings fails: the record is left reclaimable, and the reconciler finishes', async () => {
-      // Prepare: the commit lands unseen; the rollback's mapping deletes fail.
+    it('commit-then-drop, read-back fails, and the mapping deletes fail: the outbox item is gone, the record is left reclaimable, and the reconciler finishes', async () => {
+      // Prepare: the commit lands unseen; it cannot be read back; the rollback's mapping deletes fail.
       const gameId = newGame();
       proxy.fault({ match: at.commit(), mode: 'commit-then-drop' });
+      proxy.fault({ match: at.readBack(), mode: 'internal-error' });
       proxy.fault({ match: at.mappingDelete(), mode: 'internal-error' });
 
       // Act
       const res = await register(gameId);
 
-      // Assess: the `running` record went back to a marked `starting` one.
+      // Assess: the `running` record went back to a marked `starting` one, its outbox item deleted with the mark.
       expectUnavailable(res, 'commit runtime record');
       const left = await rowsOf(gameId);
       expect(left.records).toEqual([expect.objectContaining({ status: 'starting', starting_marker: 'starting', reclaim_started_at: expect.any(String) })]);
       expect(left.mappings).toHaveLength(2);
+      expect(await outboxOf(gameId)).toEqual([]);
       proxy.clearFaults();
       expect(await lateReconciler().run()).toEqual({ examined: 1, reclaimed: 1 });
-      const rows = await rowsOf(gameId);
-      expect(rows.records).toEqual([]);
-      expect(rows.mappings).toEqual([]);
-      expect(rows.log.map((e) => e.error_code).sort()).toEqual(['registration_abandoned', 'service_unavailable']);
+      await expectReclaimed(gameId);
+    });
+
+    it('the commit fails and the rollback\'s first step (outbox delete + mark) fails: the record and mappings are left for the reconciler, no outbox item', async () => {
+      // Prepare
+      const gameId = newGame();
+      proxy.fault({ match: at.commit(), mode: 'internal-error' });
+      const abandonFault = proxy.fault({ match: at.abandon(), mode: 'internal-error' });
+
+      // Act
+      const res = await register(gameId);
+
+      // Assess: the original code; nothing deleted after the failed first step.
+      expectUnavailable(res, 'commit runtime record');
+      expect(abandonFault.faulted).toBe(3);
+      const left = await rowsOf(gameId);
+      expect(left.records).toEqual([expect.objectContaining({ status: 'starting', starting_marker: 'starting' })]);
+      expect(left.records[0]).not.toHaveProperty('reclaim_started_at');
+      expect(await outboxOf(gameId)).toEqual([]);
+      proxy.clearFaults();
+      expect(await lateReconciler().run()).toEqual({ examined: 1, reclaimed: 1 });
+      await expectReclaimed(gameId);
     });
 
     it('commit-then-drop once: the SDK retry of the same transaction (same ClientRequestToken) succeeds: 201, whole', async () => {
@@ -258,7 +323,7 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
     });
   });
 
-  describe('the mapping chunks of a 250-member roster (100 + 52, then 98 + CAS + entry)', () => {
+  describe('the mapping chunks of a 250-member roster (100 + 53, then 97 + CAS + entry + outbox item)', () => {
     it('first chunk fails: 503 and nothing left', async () => {
       // Prepare
       const gameId = newGame();
@@ -312,6 +377,7 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
       const left = await rowsOf(gameId);
       expect(left.records).toEqual([expect.objectContaining({ status: 'starting', starting_marker: 'starting' })]);
       expect(left.mappings).toEqual([]);
+      expect(await outboxOf(gameId)).toEqual([]);
       expect(left.log.map((e) => [e.outcome, e.error_code])).toEqual([['failure', 'service_unavailable']]);
 
       // Act 2: the reconciler, past STARTING_TIMEOUT_S.
@@ -320,14 +386,11 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
 
       // Assess 2
       expect(result).toEqual({ examined: 1, reclaimed: 1 });
-      const rows = await rowsOf(gameId);
-      expect(rows.records).toEqual([]);
-      expect(rows.mappings).toEqual([]);
-      expect(rows.log.map((e) => e.error_code).sort()).toEqual(['registration_abandoned', 'service_unavailable']);
+      await expectReclaimed(gameId);
     });
 
     it.each([
-      ['the mapping query', 'Query', 250 - 98],
+      ['the mapping query', 'Query', 250 - 97],
       ['one mapping delete', 'DeleteItem', 1],
     ] as const)(
       'commit and %s fail (250 members): the record and the mappings left are reclaimed by the reconciler',
@@ -350,6 +413,7 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
         const left = await rowsOf(gameId);
         expect(left.records).toEqual([expect.objectContaining({ status: 'starting', starting_marker: 'starting' })]);
         expect(left.mappings).toHaveLength(mappingsLeft);
+        expect(await outboxOf(gameId)).toEqual([]);
         expect(left.log.map((e) => [e.outcome, e.error_code])).toEqual([['failure', 'service_unavailable']]);
 
         // Act 2
@@ -358,10 +422,7 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
 
         // Assess 2
         expect(result).toEqual({ examined: 1, reclaimed: 1 });
-        const rows = await rowsOf(gameId);
-        expect(rows.records).toEqual([]);
-        expect(rows.mappings).toEqual([]);
-        expect(rows.log.map((e) => e.error_code).sort()).toEqual(['registration_abandoned', 'service_unavailable']);
+        await expectReclaimed(gameId);
       },
     );
   });
@@ -395,6 +456,7 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
       expectUnavailable(res, 'commit runtime record');
       expect(fault.faulted).toBe(3);
       expect(await rowsOf(gameId)).toEqual({ records: [], mappings: [], log: [] });
+      expect(await outboxOf(gameId)).toEqual([]);
     });
   });
 

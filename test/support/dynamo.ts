@@ -20,6 +20,8 @@ export interface TestTables {
   seedEngineVersion(version: string, imageRef: string): Promise<void>;
   /** Everything the tables hold for a game: its runtime record (0 or 1), mappings and audit entries. */
   rowsOf(gameId: string): Promise<{ records: Record<string, unknown>[]; mappings: Record<string, unknown>[]; log: Record<string, unknown>[] }>;
+  /** The outbox items of a game (consistent scan: the outbox is keyed by event_id). */
+  outboxOf(gameId: string): Promise<Record<string, unknown>[]>;
 }
 
 export async function createTestTables(): Promise<TestTables> {
@@ -57,6 +59,9 @@ export async function createTestTables(): Promise<TestTables> {
         mappings: await tables.query('playerMappings', gameId),
         log: await tables.query('operationLog', gameId),
       };
+    },
+    async outboxOf(gameId) {
+      return (await scanAll(doc, names.outbox)).filter((item) => item.game_id === gameId);
     },
   };
   return tables;

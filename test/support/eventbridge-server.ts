@@ -12,6 +12,10 @@
  *   refuses an entry);
  * - `http-500`: `InternalException` with status 500 (the SDK retries it);
  * - `hang`: the request is read and never answered until `close()`.
+ *
+ * In `ok` mode, `refuse` (when set) picks entries to refuse one by one: the
+ * answer is HTTP 200 with `FailedEntryCount` = the refused ones, each
+ * carrying `ErrorCode`, the others an `EventId` (a partly failed request).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -29,6 +33,8 @@ export interface ReceivedEntry {
   detail: unknown;
   /** The mode the double was in when the entry arrived. */
   mode: EventBridgeMode;
+  /** True when the double answered this entry with an EventId (it was published). */
+  accepted: boolean;
   /** The whole entry as sent (Time, Resources, TraceHeader, ...). */
   raw: Record<string, unknown>;
 }
@@ -37,9 +43,13 @@ export interface EventBridgeDouble {
   /** `http://127.0.0.1:<port>`. */
   readonly url: string;
   mode: EventBridgeMode;
+  /** Per request: a mode for this request instead of `mode` (undefined: `mode`), chosen from its entries. */
+  modeFor: ((entries: ReceivedEntry[]) => EventBridgeMode | undefined) | undefined;
+  /** In `ok` mode: entries for which this returns true are refused (ErrorCode), the others accepted. */
+  refuse: ((entry: ReceivedEntry) => boolean) | undefined;
   /** Every entry received, in arrival order, whatever the mode answered. */
   readonly entries: ReceivedEntry[];
-  /** Entries received in `ok` mode: the events that were actually published. */
+  /** Entries answered with an EventId: the events that were actually published. */
   accepted(): ReceivedEntry[];
   /** Number of PutEvents requests received (retries included). */
   readonly requests: number;
@@ -85,6 +95,7 @@ function toReceived(raw: Record<string, unknown>, mode: EventBridgeMode): Receiv
     Detail,
     detail: Detail === undefined ? undefined : parseJson(Detail),
     mode,
+    accepted: false,
     raw,
   };
 }
@@ -99,6 +110,8 @@ export async function startEventBridgeServer(options: EventBridgeServerOptions =
   const entries: ReceivedEntry[] = [];
   let requests = 0;
   let mode: EventBridgeMode = options.mode ?? 'ok';
+  let refuse: ((entry: ReceivedEntry) => boolean) | undefined;
+  let modeFor: ((entries: ReceivedEntry[]) => EventBridgeMode | undefined) | undefined;
 
   const server = createServer((req, res) => {
     void handle(req, res).catch(() => {
@@ -119,14 +132,22 @@ export async function startEventBridgeServer(options: EventBridgeServerOptions =
       return;
     }
     requests += 1;
-    const current = mode;
-    const received = (input.Entries as Record<string, unknown>[]).map((raw) => toReceived(raw, current));
+    const received = (input.Entries as Record<string, unknown>[]).map((raw) => toReceived(raw, mode));
+    const current = modeFor?.(received) ?? mode;
+    for (const entry of received) entry.mode = current;
     entries.push(...received);
 
     switch (current) {
-      case 'ok':
-        send(res, 200, { FailedEntryCount: 0, Entries: received.map(() => ({ EventId: randomUUID() })) });
+      case 'ok': {
+        for (const entry of received) entry.accepted = !refuse?.(entry);
+        send(res, 200, {
+          FailedEntryCount: received.filter((e) => !e.accepted).length,
+          Entries: received.map((e) =>
+            e.accepted ? { EventId: randomUUID() } : { ErrorCode: 'ThrottlingException', ErrorMessage: 'double refused the entry' },
+          ),
+        });
         return;
+      }
       case 'failed-entry':
         send(res, 200, {
           FailedEntryCount: received.length,
@@ -159,8 +180,20 @@ export async function startEventBridgeServer(options: EventBridgeServerOptions =
     set mode(next: EventBridgeMode) {
       mode = next;
     },
+    get modeFor() {
+      return modeFor;
+    },
+    set modeFor(next: ((entries: ReceivedEntry[]) => EventBridgeMode | undefined) | undefined) {
+      modeFor = next;
+    },
+    get refuse() {
+      return refuse;
+    },
+    set refuse(next: ((entry: ReceivedEntry) => boolean) | undefined) {
+      refuse = next;
+    },
     entries,
-    accepted: () => entries.filter((e) => e.mode === 'ok'),
+    accepted: () => entries.filter((e) => e.accepted),
     get requests() {
       return requests;
     },
@@ -168,6 +201,8 @@ export async function startEventBridgeServer(options: EventBridgeServerOptions =
       entries.length = 0;
       requests = 0;
       mode = 'ok';
+      refuse = undefined;
+      modeFor = undefined;
     },
     close: () =>
       new Promise<void>((resolve, reject) => {

@@ -83,6 +83,10 @@ export class RecordingTelemetry implements Telemetry {
   eventPublished(eventType: 'runtime_snapshot_update'): void {
     this.published.push(eventType);
   }
+  readonly lags: { event_type: string; ms: number }[] = [];
+  eventDeliveryLag(eventType: 'runtime_snapshot_update', lagMs: number): void {
+    this.lags.push({ event_type: eventType, ms: lagMs });
+  }
 }
 
 export interface LogLine {

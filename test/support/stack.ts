@@ -9,6 +9,8 @@ import { expect, vi } from 'vitest';
 import { createTestTables, type TestTables } from './dynamo.ts';
 import { type EngineServer, HEALTHY_PLAYER, startEngineServer } from './engine-server.ts';
 import { type EventBridgeDouble, startEventBridgeServer } from './eventbridge-server.ts';
+import { lambdaContext } from './harness.ts';
+import { type StreamHandler, StreamRelay } from './stream-relay.ts';
 
 export const SEEDED_VERSION = '1.4.2';
 export const SEEDED_IMAGE = 'registry.local/galaxy/engine:1.4.2';
@@ -76,4 +78,25 @@ export function healthySnapshotDetail(gameId: string, userIds: readonly string[]
     occurred_at: expect.any(String),
     player_turn_stats: [...userIds].sort().map((user_id) => ({ user_id, ...HEALTHY_PLAYER })),
   };
+}
+
+/**
+ * The outbox stream of the stack's tables feeding the real publishSnapshots
+ * handler (imported afresh: its cold start reads the current environment),
+ * as the event source mapping does; `pump()` is one round of it.
+ */
+export async function startRelay(stack: Stack): Promise<StreamRelay> {
+  const handler = await coldStart<(event: Parameters<StreamHandler>[0], context: Context) => ReturnType<StreamHandler>>(
+    '../../functions/publish-snapshots/handler.ts',
+  );
+  return StreamRelay.open({
+    endpoint: stack.tables.endpoint,
+    table: stack.tables.names.outbox,
+    handler: (event) => handler(event, lambdaContext(30_000, 'game-master-test-publishSnapshots')),
+  });
+}
+
+/** The Detail a registration's outbox item carries: event_id first, then the snapshot. */
+export function healthyOutboxDetail(gameId: string, userIds: readonly string[]) {
+  return { event_id: expect.any(String), ...healthySnapshotDetail(gameId, userIds) };
 }

@@ -7,6 +7,7 @@ const REQUIRED = {
   PLAYER_MAPPINGS_TABLE: 'mappings',
   OPERATION_LOG_TABLE: 'oplog',
   IDEMPOTENCY_TABLE: 'keys',
+  OUTBOX_TABLE: 'outbox',
   EVENT_BUS_NAME: 'bus',
 };
 
@@ -19,9 +20,10 @@ describe('Function: loadConfig', () => {
       engineAllowLoopback: false,
       idempotencyTtlS: 86_400,
       startingTimeoutS: 120,
+      outboxTtlS: 604_800,
       eventBusName: 'bus',
     });
-    expect(config.tables).toEqual({ runtimeRecords: 'records', engineVersions: 'versions', playerMappings: 'mappings', operationLog: 'oplog', idempotency: 'keys' });
+    expect(config.tables).toEqual({ runtimeRecords: 'records', engineVersions: 'versions', playerMappings: 'mappings', operationLog: 'oplog', idempotency: 'keys', outbox: 'outbox' });
   });
 
   it.each(Object.keys(REQUIRED))('fails naming %s when it is missing', (name) => {
@@ -35,6 +37,7 @@ describe('Function: loadConfig', () => {
     ['ENGINE_TIMEOUT_MS', '-5'],
     ['IDEMPOTENCY_TTL_S', '0'],
     ['STARTING_TIMEOUT_S', '1.5'],
+    ['OUTBOX_TTL_S', '0'],
     ['ENGINE_ALLOW_LOOPBACK', 'yes'],
   ])('refuses %s=%s, naming it', (name, value) => {
     expect(() => loadConfig({ ...REQUIRED, [name]: value })).toThrow(name);

@@ -1,11 +1,10 @@
 /**
- * The failure table of the spec, row by row, with the DynamoDB and
- * EventBridge SDKs mocked (aws-sdk-client-mock): each test forces one
- * failure and asserts the answer, what was rolled back, the operation-log
+ * The failure table of the spec, row by row, with the DynamoDB SDK mocked
+ * (aws-sdk-client-mock): each test forces one failure and asserts the
+ * answer, what was rolled back (outbox item included), the operation-log
  * entry and the outcome metric.
  */
 import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -22,13 +21,13 @@ const TABLES = {
   PLAYER_MAPPINGS_TABLE: 'mappings',
   OPERATION_LOG_TABLE: 'oplog',
   IDEMPOTENCY_TABLE: 'keys',
+  OUTBOX_TABLE: 'outbox',
 };
 const config = loadConfig({ ...TABLES, EVENT_BUS_NAME: 'bus', ENGINE_ALLOWED_HOSTS: 'galaxy-game-*' });
 const ENDPOINT = 'http://galaxy-game-g-1:8080';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const rawDdb = mockClient(DynamoDBClient);
-const events = mockClient(EventBridgeClient);
 
 /** An engine double: answers the roster, or whatever a test tells it to. */
 class StubEngine implements EngineClient {
@@ -83,6 +82,22 @@ function cancelled(codes: string[]) {
   });
 }
 
+/**
+ * The rollback of an attempted commit: one transaction deleting the outbox
+ * item and marking the record (if still this operation's), then this
+ * operation's mappings, then the record, in that order.
+ */
+function expectRolledBack(opId: string) {
+  const abandon = calls(TransactWriteCommand).at(-1)?.args[0].input as { TransactItems: Record<string, any>[] };
+  expect(abandon.TransactItems[0]).toEqual({ Delete: { TableName: 'outbox', Key: { event_id: opId } } });
+  expect(abandon.TransactItems[1]?.Update).toMatchObject({ TableName: 'records', Key: { game_id: 'g-1' }, ConditionExpression: 'op_id = :op' });
+  const mappingDeletes = deletesOf('mappings');
+  expect(mappingDeletes.map((d) => (d as { Key: { user_id: string } }).Key.user_id).sort()).toEqual(['u-001', 'u-002']);
+  for (const d of mappingDeletes) expect(d).toMatchObject({ ConditionExpression: 'op_id = :op', ExpressionAttributeValues: { ':op': opId } });
+  const order = ddb.commandCalls(DeleteCommand).map((c) => c.args[0].input.TableName);
+  expect(order).toEqual(['mappings', 'mappings', 'records']);
+}
+
 function expectFailureAudited(code: string) {
   const entries = opLogEntries();
   expect(entries).toHaveLength(1);
@@ -97,7 +112,6 @@ function expectFailureAudited(code: string) {
 beforeEach(() => {
   ddb.reset();
   rawDdb.reset();
-  events.reset();
   engine = new StubEngine();
   telemetry = new RecordingTelemetry();
   log = new RecordingLog();
@@ -107,12 +121,11 @@ beforeEach(() => {
   ddb.on(TransactWriteCommand).resolves({});
   ddb.on(QueryCommand).resolves({ Items: [] });
   ddb.on(DeleteCommand).resolves({});
-  events.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] });
 });
 
 describe('Class: RegisterRuntime', () => {
   describe('Method: register — success', () => {
-    it('costs four DynamoDB requests: record read, version read, insert, one commit transaction', async () => {
+    it('costs four DynamoDB requests: record read, version read, insert, one commit transaction (with the outbox item)', async () => {
       const res = await register(registerBody('g-1', ENDPOINT));
       expect(res.status).toBe(201);
       expect(ddb.calls()).toHaveLength(4);
@@ -123,18 +136,38 @@ describe('Class: RegisterRuntime', () => {
       expect(tx.filter((i) => i.Update?.TableName === 'records')).toHaveLength(1);
       expect(tx.find((i) => i.Put?.TableName === 'oplog')?.Put.Item).toMatchObject({ outcome: 'success', error_code: '' });
       expect(telemetry.outcomes).toEqual([{ outcome: 'success', error_code: '' }]);
-      expect(telemetry.published).toEqual(['runtime_snapshot_update']);
+      // Delivery is the relay's: the register function publishes nothing itself.
+      expect(telemetry.published).toEqual([]);
       expect(log.at('info')[0]?.extra).toMatchObject({ game_id: 'g-1', engine_version: '1.4.2', members: 2, op_source: 'lobby_internal' });
     });
 
-    it('a failed publication (FailedEntryCount 1) is logged at error, never fails the registration, no published metric', async () => {
-      events.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'x' }] });
+    it('the commit puts exactly one outbox item: event_id = op_id, the Detail as the exact JSON to send (event_id first), TTL 7 days', async () => {
       const res = await register(registerBody('g-1', ENDPOINT));
       expect(res.status).toBe(201);
-      expect(telemetry.published).toEqual([]);
-      expect(telemetry.outcomes).toEqual([{ outcome: 'success', error_code: '' }]);
-      expect(log.at('error').map((l) => l.message)).toEqual(['publish runtime snapshot update failed']);
-      expect(deletesOf('records')).toEqual([]);
+      const outbox = txItems().filter((i) => i.Put?.TableName === 'outbox');
+      expect(outbox).toHaveLength(1);
+      const item = outbox[0]?.Put.Item;
+      const opId = insertedOpId();
+      expect(Object.keys(item).sort()).toEqual(['created_at', 'detail', 'detail_type', 'event_id', 'expiration', 'game_id']);
+      expect(item).toMatchObject({ event_id: opId, game_id: 'g-1', detail_type: 'runtime_snapshot_update' });
+      expect(outbox[0]?.Put.ConditionExpression).toBe('attribute_not_exists(event_id)');
+      const detail = JSON.parse(item.detail);
+      expect(Object.keys(detail)).toEqual(['event_id', 'game_id', 'current_turn', 'runtime_status', 'engine_health_summary', 'occurred_at', 'player_turn_stats']);
+      expect(item.detail).toBe(
+        JSON.stringify({
+          event_id: opId,
+          game_id: 'g-1',
+          current_turn: 0,
+          runtime_status: 'running',
+          engine_health_summary: '',
+          occurred_at: detail.occurred_at,
+          player_turn_stats: [
+            { user_id: 'u-001', planets: 3, population: 120.5 },
+            { user_id: 'u-002', planets: 3, population: 120.5 },
+          ],
+        }),
+      );
+      expect(item.expiration).toBe(Math.floor(Date.parse(item.created_at) / 1000) + 604_800);
     });
 
     it('once committed, nothing rolls the registration back: a throwing telemetry is logged, the answer is 201', async () => {
@@ -263,38 +296,78 @@ describe('Class: RegisterRuntime', () => {
       ['an existing mapping', ['ConditionalCheckFailed', 'None'], 409, 'conflict'],
       ['a store error', ['ThrottlingError'], 503, 'service_unavailable'],
     ])('mapping chunk write fails with %s: mappings of this operation and the record are rolled back', async (_what, reasons, status, code) => {
-      // 150 members: one chunk of 52 mappings goes before the commit transaction.
+      // 150 members: one chunk of 53 mappings goes before the commit transaction (97 + CAS + entry + outbox item).
       ddb.on(TransactWriteCommand).rejectsOnce(cancelled(reasons));
       ddb.on(QueryCommand, { TableName: 'mappings' }).resolves({ Items: [] });
       const res = await register(registerBody('g-1', ENDPOINT, { members: 150 }));
       expect(res.status).toBe(status);
       expect(res.body.error.code).toBe(code);
       expect(res.body.error.message).toMatch(/^write player mappings/);
-      expect(calls(TransactWriteCommand)).toHaveLength(1);
+      // The chunk, then the rollback's outbox delete + mark.
+      expect(calls(TransactWriteCommand)).toHaveLength(2);
       expect(calls(QueryCommand, 'mappings')).toHaveLength(1);
       expect(calls(QueryCommand, 'mappings')[0]?.args[0].input).toMatchObject({ FilterExpression: 'op_id = :op' });
       expect(deletesOf('records')).toHaveLength(1);
       expectFailureAudited(code);
     });
 
-    it.each([
-      ['CAS lost', ['None', 'None', 'ConditionalCheckFailed', 'None'], 409, 'conflict'],
-      ['store error at commit', ['None', 'TransactionConflict', 'None', 'None'], 503, 'service_unavailable'],
-    ])('%s: this operation\'s mappings, then the record, are rolled back', async (_what, reasons, status, code) => {
-      ddb.on(TransactWriteCommand).rejects(cancelled(reasons));
+    it('CAS lost: the outbox item (first, with the record\'s mark), this operation\'s mappings, then the record are rolled back', async () => {
+      ddb.on(TransactWriteCommand).rejectsOnce(cancelled(['None', 'None', 'ConditionalCheckFailed', 'None', 'None']));
       ddb.on(QueryCommand, { TableName: 'mappings' }).resolves({ Items: [{ user_id: 'u-001' }, { user_id: 'u-002' }] });
       const res = await register(registerBody('g-1', ENDPOINT));
-      expect(res.status).toBe(status);
-      expect(res.body.error.code).toBe(code);
-      const opId = insertedOpId();
-      const mappingDeletes = deletesOf('mappings');
-      expect(mappingDeletes.map((d) => (d as { Key: { user_id: string } }).Key.user_id).sort()).toEqual(['u-001', 'u-002']);
-      for (const d of mappingDeletes) expect(d).toMatchObject({ ConditionExpression: 'op_id = :op', ExpressionAttributeValues: { ':op': opId } });
-      expect(deletesOf('records')).toHaveLength(1);
-      // mappings go before the record
-      const order = ddb.commandCalls(DeleteCommand).map((c) => c.args[0].input.TableName);
-      expect(order.at(-1)).toBe('records');
-      expectFailureAudited(code);
+      expect(res.status).toBe(409);
+      expect(res.body.error.code).toBe('conflict');
+      // A refused condition did not land: nothing is read back.
+      expect(calls(GetCommand, 'records')).toHaveLength(1);
+      expectRolledBack(insertedOpId());
+      expectFailureAudited('conflict');
+    });
+
+    describe('a commit whose answer was lost (not a refused condition) is read back first', () => {
+      const lost = () => ddb.on(TransactWriteCommand).rejectsOnce(new Error('socket hang up'));
+      const readBack = (item: (opId: string) => Record<string, unknown> | undefined) =>
+        ddb.on(GetCommand, { TableName: 'records', ProjectionExpression: '#status, op_id' }).callsFake(() => ({ Item: item(insertedOpId()) }));
+
+      it('it landed (running, this op_id): 201 with the record, nothing rolled back, success counted', async () => {
+        lost();
+        readBack((opId) => ({ status: 'running', op_id: opId }));
+        const res = await register(registerBody('g-1', ENDPOINT));
+        expect(res.status).toBe(201);
+        expect(res.body).toMatchObject({ game_id: 'g-1', status: 'running', current_turn: 0 });
+        const get = calls(GetCommand, 'records').at(-1)?.args[0].input;
+        expect(get).toMatchObject({ ConsistentRead: true, Key: { game_id: 'g-1' } });
+        expect(calls(TransactWriteCommand)).toHaveLength(1);
+        expect(ddb.commandCalls(DeleteCommand)).toHaveLength(0);
+        expect(opLogEntries()).toEqual([]);
+        expect(telemetry.outcomes).toEqual([{ outcome: 'success', error_code: '' }]);
+        expect(log.at('warn')).toEqual([]);
+        expect(log.at('info').map((l) => l.message)).toEqual(['commit answer lost, but the commit landed: registration stands', 'runtime registered']);
+      });
+
+      it.each([
+        ['still starting', (opId: string) => ({ status: 'starting', op_id: opId })],
+        ['another operation\'s record', () => ({ status: 'running', op_id: 'someone-else' })],
+        ['gone', () => undefined],
+      ])('it did not land (%s): 503, outbox item, mappings and record rolled back', async (_what, item) => {
+        lost();
+        readBack(item);
+        ddb.on(QueryCommand, { TableName: 'mappings' }).resolves({ Items: [{ user_id: 'u-001' }, { user_id: 'u-002' }] });
+        const res = await register(registerBody('g-1', ENDPOINT));
+        expect(res).toEqual({ status: 503, body: { error: { code: 'service_unavailable', message: 'commit runtime record: store request failed' } } });
+        expectRolledBack(insertedOpId());
+        expectFailureAudited('service_unavailable');
+      });
+
+      it('the read-back fails too (outcome unknown): 503, rolled back, the read failure logged', async () => {
+        lost();
+        ddb.on(GetCommand, { TableName: 'records', ProjectionExpression: '#status, op_id' }).rejects(new Error('read failed'));
+        ddb.on(QueryCommand, { TableName: 'mappings' }).resolves({ Items: [{ user_id: 'u-001' }, { user_id: 'u-002' }] });
+        const res = await register(registerBody('g-1', ENDPOINT));
+        expect(res.status).toBe(503);
+        expectRolledBack(insertedOpId());
+        expect(log.at('error').map((l) => l.message)).toEqual(['read-back of a lost commit failed; rolling back']);
+        expectFailureAudited('service_unavailable');
+      });
     });
 
     it('the idempotency key cannot be taken: service_unavailable, audited, nothing ran', async () => {
@@ -326,7 +399,7 @@ describe('Class: RegisterRuntime', () => {
     });
 
     it('a failed mapping rollback keeps the record, so the reconciler can find and finish it', async () => {
-      ddb.on(TransactWriteCommand).rejects(cancelled(['None', 'None', 'ConditionalCheckFailed', 'None']));
+      ddb.on(TransactWriteCommand).rejectsOnce(cancelled(['None', 'None', 'ConditionalCheckFailed', 'None', 'None']));
       ddb.on(QueryCommand, { TableName: 'mappings' }).rejects(new Error('query failed'));
       const res = await register(registerBody('g-1', ENDPOINT));
       expect(res.body.error.code).toBe('conflict');
