@@ -85,13 +85,15 @@ describe('Function: registerRuntime, failures caught outside the steps', () => {
   });
 
   it("the deadline guard answers for a call held in the engine: 503, audited once at once, and the operation's rollback leaves nothing", async () => {
-    // Prepare: the handler module's factory with a guard that fires 2 s after
-    // the start (25 s left, guard 23 s before the deadline), while the
-    // engine holds the call (a latch; its own timeout is 10 s).
+    // Prepare: the handler module's factory with a guard that fires 4 s after
+    // the start (25 s left, guard 21 s before the deadline), while the
+    // engine holds the call (a latch; its own timeout is 10 s). The guard is
+    // Middy's own real-time timer: the race below fails loudly (instead of
+    // hanging) should the call not reach the engine within those 4 s.
     const { registerRuntimeHandler } = await import(HANDLER);
     const { buildRegistration } = await import('../../lib/wiring.ts');
     const log = new WaitingLog();
-    const guarded = registerRuntimeHandler(buildRegistration(loadConfig(), { log }), { deadlineGuardMs: 23_000 }) as Handler;
+    const guarded = registerRuntimeHandler(buildRegistration(loadConfig(), { log }), { deadlineGuardMs: 21_000 }) as Handler;
     const gameId = newGame();
     const latch = stack.engine.holdNext();
     const emf = captureEmf();
