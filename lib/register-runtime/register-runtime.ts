@@ -412,7 +412,8 @@ export class RegisterRuntime {
   /** Before a write: an abandoned operation writes nothing more (its rollback aside). */
   private stillOwned(op: Operation): void {
     if (op.abandoned.signal.aborted) {
-      throw new StepFailure('service_unavailable', 'register runtime: did not finish before the function deadline');
+      // Its answer and audit were given by `abandon`: this only drives the rollback.
+      throw new StepFailure(op.failure?.code ?? 'service_unavailable', op.failure?.message ?? 'register runtime: abandoned');
     }
   }
 
