@@ -36,6 +36,14 @@ export class ConfigError extends Error {
 /** Time kept back from the Lambda's remaining time for the rollback. */
 export const ROLLBACK_RESERVE_MS = 2000;
 
+/**
+ * How long before the Lambda deadline the register handler's guard (Middy's
+ * timeoutEarlyInMillis) answers 503 for a call still running: time for the
+ * guard to write the failure entry. Less than the rollback reserve, so the
+ * use case's own bounds answer first whenever they can.
+ */
+export const DEADLINE_GUARD_MS = 1000;
+
 type Env = Record<string, string | undefined>;
 
 /** A host name glob, or a bracketed IPv6 glob. */

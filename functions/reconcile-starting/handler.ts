@@ -15,8 +15,11 @@ const reconciler = buildReconciler(loadConfig());
 
 export const handler = middy<unknown, ReconcileResult, Error, Context>()
   .use(injectLambdaContext(logger))
-  .handler(async () => {
-    const result = await reconciler.run();
+  .handler(async (_event, context) => {
+    // The run's time budget is the function's own remaining time (no
+    // context, as in a local invoke: no budget).
+    const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? () => context.getRemainingTimeInMillis() : undefined;
+    const result = await reconciler.run(remaining);
     logger.info('reconcile starting records', { ...result });
     return result;
   });

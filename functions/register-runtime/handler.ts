@@ -7,13 +7,11 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { loadConfig } from '../../lib/config.ts';
+import { DEADLINE_GUARD_MS, loadConfig } from '../../lib/config.ts';
 import { errorAnswer, type HttpAnswer } from '../../lib/http/responses.ts';
 import { logger } from '../../lib/powertools.ts';
 import type { RegisterCall } from '../../lib/register-runtime/register-runtime.ts';
 import { buildRegistration } from '../../lib/wiring.ts';
-
-const { safeRetries, telemetry } = buildRegistration(loadConfig());
 
 /** Header lookup that does not depend on the case the caller (or a local emulator) used. */
 function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
@@ -34,30 +32,60 @@ function remainingTime(context: Context | undefined): () => number {
   return () => deadline - Date.now();
 }
 
-async function registerRuntime(event: APIGatewayProxyEventV2, context: Context | undefined): Promise<HttpAnswer> {
-  const call: RegisterCall = {
+function toCall(event: APIGatewayProxyEventV2, context: Context | undefined): RegisterCall {
+  return {
     body: event.body,
     isBase64Encoded: event.isBase64Encoded === true,
     opSource: 'lobby_internal',
     sourceRef: header(event, 'x-request-id') || event.requestContext?.requestId || context?.awsRequestId || '',
     remainingTimeMs: remainingTime(context),
   };
-  return safeRetries.handle(call, header(event, 'idempotency-key'));
 }
 
-export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>()
-  .use(injectLambdaContext(logger))
-  .use({
-    // Only a defect, or Middy giving up just before the Lambda deadline, gets
-    // here; still a JSON answer with a stable code.
-    onError: async (request) => {
-      logger.error('unhandled error', { error: request.error });
-      const timedOut = request.error?.name === 'TimeoutError';
-      // Counted like every other outcome, so that defects can alarm.
-      telemetry.registerOutcome('failure', timedOut ? 'service_unavailable' : 'internal_error');
-      request.response = timedOut
-        ? errorAnswer('service_unavailable', 'register runtime: did not finish before the function deadline')
-        : errorAnswer('internal_error', 'internal error');
-    },
+/**
+ * The handler around a registration (exported for tests that need another
+ * deadline guard than the deployed one).
+ */
+export function registerRuntimeHandler(
+  { safeRetries, useCase }: Pick<ReturnType<typeof buildRegistration>, 'safeRetries' | 'useCase'>,
+  options: { deadlineGuardMs: number } = { deadlineGuardMs: DEADLINE_GUARD_MS },
+) {
+  // The call of each invocation, for onError: it must audit that very
+  // operation (whose op_id and state the use case keeps by call).
+  const calls = new WeakMap<APIGatewayProxyEventV2, RegisterCall>();
+
+  async function registerRuntime(event: APIGatewayProxyEventV2, context: Context | undefined): Promise<HttpAnswer> {
+    const call = toCall(event, context);
+    calls.set(event, call);
+    return safeRetries.handle(call, header(event, 'idempotency-key'));
+  }
+
+  return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>({
+    // The deadline guard fires this long before the Lambda deadline: time
+    // for onError to write the failure entry before the environment stops.
+    timeoutEarlyInMillis: options.deadlineGuardMs,
   })
-  .handler(registerRuntime);
+    .use(injectLambdaContext(logger))
+    .use({
+      // Only a defect that escaped, or Middy's deadline guard answering for a
+      // call still running, gets here; still a JSON answer with a stable code,
+      // and the failure audited (entry, metric, warning line) through the use
+      // case, which never audits one operation twice.
+      onError: async (request) => {
+        const timedOut = request.error?.name === 'TimeoutError';
+        if (!timedOut) logger.error('unhandled error', { error: request.error });
+        const [code, message] = timedOut
+          ? (['service_unavailable', 'register runtime: did not finish before the function deadline'] as const)
+          : (['internal_error', 'internal error'] as const);
+        try {
+          await useCase.abandon(calls.get(request.event) ?? toCall(request.event, request.context), code, message);
+        } catch (err) {
+          logger.error('auditing an unhandled failure failed', { error: err });
+        }
+        request.response = errorAnswer(code, message);
+      },
+    })
+    .handler(registerRuntime);
+}
+
+export const handler = registerRuntimeHandler(buildRegistration(loadConfig()));

@@ -16,11 +16,24 @@
  *  4. the outcome metric; 5. one warning line.
  * A reclaim interrupted halfway leaves a marked `starting` record, which the
  * next run finds and finishes (the mark is idempotent).
+ *
+ * Time budget: the run starts no new reclaim once less than
+ * RECONCILE_STOP_MS of the function's time is left; the rest of a large
+ * backlog is left for the next run, a minute later. `examined` counts the
+ * records it looked at (reclaimed or not), not the ones left.
  */
 import { newOpId, type OperationEntry } from '../domain/operation.ts';
 import type { Log, StartingRecordReclaimer, StartingRecordRef, Telemetry } from '../ports.ts';
 
 export const ABANDONED_CODE = 'registration_abandoned';
+
+/**
+ * No new reclaim once less than this is left of the function's time (its
+ * timeout is 50 s): a reclaim is a few requests, each bounded by the SDK's
+ * 2 s request timeout and 3 attempts, so one started with 10 s left ends in
+ * time, and the run answers instead of being cut off by Lambda.
+ */
+export const RECONCILE_STOP_MS = 10_000;
 
 export interface ReconcileStartingDeps {
   reclaimer: StartingRecordReclaimer;
@@ -42,11 +55,22 @@ export class ReconcileStarting {
     this.clock = deps.clock ?? (() => new Date());
   }
 
-  async run(): Promise<ReconcileResult> {
+  /** One run; `remainingTimeMs` is the function's time left (none given: no budget, e.g. a local run). */
+  async run(remainingTimeMs: () => number = () => Number.POSITIVE_INFINITY): Promise<ReconcileResult> {
     const cutoff = new Date(this.clock().getTime() - this.deps.startingTimeoutS * 1000).toISOString();
     const candidates = await this.deps.reclaimer.findStartingBefore(cutoff);
+    let examined = 0;
     let reclaimed = 0;
     for (const ref of candidates) {
+      if (remainingTimeMs() < RECONCILE_STOP_MS) {
+        this.deps.log.warn('reconcile time budget spent; the rest is left for the next run', {
+          examined,
+          reclaimed,
+          left: candidates.length - examined,
+        });
+        break;
+      }
+      examined++;
       try {
         if (await this.reclaim(ref)) reclaimed++;
       } catch (err) {
@@ -54,7 +78,7 @@ export class ReconcileStarting {
         this.deps.log.error('reclaim of starting record failed', { game_id: ref.game_id, op_id: ref.op_id, error: err });
       }
     }
-    return { examined: candidates.length, reclaimed };
+    return { examined, reclaimed };
   }
 
   private async reclaim(ref: StartingRecordRef): Promise<boolean> {

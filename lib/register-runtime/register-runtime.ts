@@ -25,8 +25,11 @@
  *
  * Every failure goes through recordFailure, which rolls back what this
  * operation wrote, audits, counts and logs: exactly once per operation.
+ * A failure caught by an outer layer (the handler's deadline guard, a
+ * defect that escaped) comes back in through `abandon`, which audits it
+ * under the same once-only rule.
  */
-import { ROLLBACK_RESERVE_MS } from '../config.ts';
+import { DEADLINE_GUARD_MS, ROLLBACK_RESERVE_MS } from '../config.ts';
 import type { RegisterErrorCode } from '../domain/errors.ts';
 import { fallbackOpSource, newOpId, type OperationEntry, UNIDENTIFIED_GAME } from '../domain/operation.ts';
 import type { EngineInitPlayer } from '../domain/engine-player.ts';
@@ -100,8 +103,16 @@ interface Operation {
   engineVersion: string;
   /** The body, decoded and parsed once. */
   parsed: ReturnType<typeof parseBody>;
-  /** Aborts the operation's store calls when only the rollback reserve is left. */
+  /** Aborts the operation's store calls when only the rollback reserve is left, or when it is abandoned. */
   signal: AbortSignal;
+  /** Aborted by `abandon`: an outer layer has answered for this operation. */
+  abandoned: AbortController;
+  /** The failure this operation is rolling back and auditing, once decided. */
+  failure: { code: RegisterErrorCode; message: string } | undefined;
+  /** The failure entry, metric and warning line were written (or are being written): never twice. */
+  audited: boolean;
+  /** The commit landed: the registration stands, nothing audits a failure for it. */
+  committed: boolean;
   /** This operation inserted the runtime record (so it may roll it back). */
   inserted: boolean;
   /** Mapping rows of this operation may exist (the commit was attempted). */
@@ -110,12 +121,18 @@ interface Operation {
 
 export class RegisterRuntime {
   private readonly clock: () => Date;
+  /** Each call's operation (kept after it ends, with its state): what `abandon` finds. */
+  private readonly operations = new WeakMap<RegisterCall, Operation>();
 
   constructor(private readonly deps: RegisterRuntimeDeps) {
     this.clock = deps.clock ?? (() => new Date());
   }
 
   async register(call: RegisterCall): Promise<RegisterOutcome> {
+    // Abandoned before it started (an outer layer already answered and
+    // audited it, e.g. while the key was being taken): it never runs.
+    const abandoned = this.operations.get(call)?.failure;
+    if (abandoned !== undefined) return { ok: false, ...abandoned };
     const op = this.begin(call);
     try {
       const request = this.validateInput(op);
@@ -130,6 +147,7 @@ export class RegisterRuntime {
       const event = this.buildSnapshotEvent(op, running, mappings, players);
       const record = await this.commitRunning(op, running, mappings, event);
       // Committed: from here on nothing fails or rolls back the registration.
+      op.committed = true;
       this.reportSuccess(op, record, mappings.length);
       return { ok: true, record };
     } catch (err) {
@@ -138,6 +156,43 @@ export class RegisterRuntime {
       this.deps.log.error('register runtime defect', { game_id: op.gameId, op_id: op.opId, error: err });
       return this.recordFailure(op, 'internal_error', 'internal error');
     }
+  }
+
+  /**
+   * An outer layer answered for this call without the operation's own
+   * outcome: the handler's deadline guard (Middy, just before the Lambda
+   * deadline) or a defect that escaped. The failure is audited here, now,
+   * exactly once:
+   * - the operation never started (or already finished): audited as a new
+   *   operation, like `reject`, unless it audited its own outcome;
+   * - it is still running: its abort signal fires (its store calls stop and
+   *   it writes nothing more but its rollback), and the entry is written
+   *   under its own op_id. The operation itself keeps running while the
+   *   Lambda does (after Middy's answer the environment may be frozen, so
+   *   the entry cannot wait for it), rolls back what it wrote, and finds the
+   *   failure audited: no second entry, metric or line. Its commit cannot
+   *   land after this entry either: the commit's success entry is put only
+   *   if no entry with its op_id exists;
+   * - it already decided its own failure (rolling back): that failure is
+   *   the one audited, with its own code.
+   * A committed registration stands: nothing is audited as a failure.
+   */
+  async abandon(call: RegisterCall, code: RegisterErrorCode, message: string): Promise<RegisterOutcome> {
+    const op = this.operations.get(call);
+    if (op === undefined) return this.reject(call, code, message);
+    op.abandoned.abort();
+    op.failure ??= { code, message };
+    if (op.committed) {
+      this.deps.log.warn('register runtime answered by an outer layer after its commit; the registration stands', {
+        game_id: op.gameId ?? UNIDENTIFIED_GAME,
+        op_id: op.opId,
+        error_code: code,
+      });
+      return { ok: false, code, message };
+    }
+    if (op.audited) return { ok: false, code, message };
+    await this.audit(op, op.failure.code, op.failure.message);
+    return { ok: false, code, message };
   }
 
   /**
@@ -151,20 +206,27 @@ export class RegisterRuntime {
 
   private begin(call: RegisterCall): Operation {
     const startedAt = this.clock();
+    const abandoned = new AbortController();
     const parsed = parseBody(call.body, call.isBase64Encoded);
     const raw = parsed.ok ? parsed.value : undefined;
     const version = raw !== null && typeof raw === 'object' ? Object.getOwnPropertyDescriptor(raw, 'target_engine_version')?.value : undefined;
-    return {
+    const op: Operation = {
       call,
       opId: newOpId(startedAt),
       startedAt,
       gameId: usableGameId(raw),
       engineVersion: typeof version === 'string' ? version.slice(0, 128) : '',
       parsed,
-      signal: AbortSignal.timeout(Math.max(1, call.remainingTimeMs() - ROLLBACK_RESERVE_MS)),
+      signal: AbortSignal.any([AbortSignal.timeout(Math.max(1, call.remainingTimeMs() - ROLLBACK_RESERVE_MS)), abandoned.signal]),
+      abandoned,
+      failure: undefined,
+      audited: false,
+      committed: false,
       inserted: false,
       mappingsWritten: false,
     };
+    this.operations.set(call, op);
+    return op;
   }
 
   /** 0. Shape, the seed's eight checks in order, then limits, cron, endpoint and host allowlist. */
@@ -212,6 +274,7 @@ export class RegisterRuntime {
       created_at: now,
       updated_at: now,
     };
+    this.stillOwned(op);
     try {
       await this.store(() => this.deps.records.insertStarting(record, op.opId, op.signal));
     } catch (err) {
@@ -309,6 +372,7 @@ export class RegisterRuntime {
 
   /** 8+9+10. Mappings, the starting -> running compare-and-set with the initial scheduling, the success entry and the outbox item. */
   private async commitRunning(op: Operation, record: RuntimeRecord, mappings: PlayerMapping[], event: OutboxEvent): Promise<RuntimeRecord> {
+    this.stillOwned(op);
     op.mappingsWritten = true;
     try {
       await this.store(() =>
@@ -366,6 +430,14 @@ export class RegisterRuntime {
     }
   }
 
+  /** Before a write: an abandoned operation writes nothing more (its rollback aside). */
+  private stillOwned(op: Operation): void {
+    if (op.abandoned.signal.aborted) {
+      // Its answer and audit were given by `abandon`: this only drives the rollback.
+      throw new StepFailure(op.failure?.code ?? 'service_unavailable', op.failure?.message ?? 'register runtime: abandoned');
+    }
+  }
+
   /** Runs a store call; a refused condition is `conflict`, anything else `service_unavailable` naming the step. */
   private async store<T>(fn: () => Promise<T>): Promise<T> {
     try {
@@ -393,21 +465,45 @@ export class RegisterRuntime {
   }
 
   /**
-   * The one failure path: roll back what this operation wrote (outbox item,
-   * mappings, then the record it inserted), append the failure entry, count, log.
-   * Rollback and audit get their own time budget; their failures are
-   * logged at error level and never replace the original code.
+   * The clean-up budget: its own time, so a cancelled or nearly timed-out
+   * operation still cleans up, ending before the handler's deadline guard.
    */
-  /** The clean-up budget: its own time, so a cancelled or nearly timed-out operation still cleans up. */
   private cleanupSignal(op: Operation): AbortSignal {
-    return AbortSignal.timeout(Math.min(CLEANUP_MAX_MS, Math.max(CLEANUP_MIN_MS, op.call.remainingTimeMs() - 250)));
+    return AbortSignal.timeout(Math.min(CLEANUP_MAX_MS, Math.max(CLEANUP_MIN_MS, op.call.remainingTimeMs() - DEADLINE_GUARD_MS - 250)));
   }
 
+  /**
+   * The one failure path: roll back what this operation wrote (outbox item,
+   * mappings, then the record it inserted), append the failure entry, count, log.
+   * Rollback and audit get their own time budget, ending before the
+   * handler's deadline guard; their failures are logged at error level and
+   * never replace the original code. An operation abandoned meanwhile was
+   * audited by `abandon`: it only rolls back.
+   */
   private async recordFailure(op: Operation, code: RegisterErrorCode, message: string): Promise<RegisterOutcome> {
+    op.failure ??= { code, message };
     const signal = this.cleanupSignal(op);
     if (op.inserted) await this.rollback(op, signal);
+    if (op.audited) {
+      this.deps.log.info('register runtime rolled back after an outer layer answered for it', {
+        game_id: op.gameId ?? UNIDENTIFIED_GAME,
+        op_id: op.opId,
+        error_code: code,
+      });
+      return { ok: false, code, message };
+    }
+    await this.audit(op, code, message, signal);
+    return { ok: false, code, message };
+  }
+
+  /** The failure entry, the outcome metric and the warning line: once per operation. */
+  private async audit(op: Operation, code: RegisterErrorCode, message: string, signal?: AbortSignal): Promise<void> {
+    op.audited = true;
     try {
-      await this.deps.operationLog.append(this.entry(op, 'failure', code, message, this.clock().toISOString()), signal);
+      await this.deps.operationLog.append(
+        this.entry(op, 'failure', code, message, this.clock().toISOString()),
+        signal ?? AbortSignal.timeout(CLEANUP_MIN_MS),
+      );
     } catch (err) {
       this.deps.log.error('append operation log failed', {
         game_id: op.gameId ?? UNIDENTIFIED_GAME,
@@ -425,7 +521,6 @@ export class RegisterRuntime {
       error_code: code,
       error_message: message,
     });
-    return { ok: false, code, message };
   }
 
   private async rollback(op: Operation, signal: AbortSignal): Promise<void> {

@@ -92,6 +92,8 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 interface Run {
   child: ChildProcess;
   output: () => string;
+  /** Called after each chunk of output (for waitFor: no polling). */
+  onOutput: Set<() => void>;
   exit: Promise<number | null>;
 }
 
@@ -100,10 +102,15 @@ function start(name: string, args: string[] = [], env: NodeJS.ProcessEnv = clean
   // Its own process group, so whatever it started can be stopped as a whole.
   const child = spawn(script.command, [...script.args, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const onOutput = new Set<() => void>();
+  const append = (d: Buffer) => {
+    output += d.toString();
+    for (const listener of onOutput) listener();
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
   const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  return { child, output: () => output, exit };
+  return { child, output: () => output, onOutput, exit };
 }
 
 function killGroup(run: Run): void {
@@ -121,13 +128,23 @@ async function finish(run: Run, timeoutMs: number): Promise<number | null> {
   return code;
 }
 
+/** Resolves when the output matches (checked on each chunk); fails on exit, or after `timeoutMs` as a safety net. */
 async function waitFor(run: Run, pattern: RegExp, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(run.output())) {
-    if (run.child.exitCode !== null) throw new Error(`exited (${run.child.exitCode}) before ${pattern}:\n${run.output()}`);
-    if (Date.now() > deadline) throw new Error(`no ${pattern} within ${timeoutMs} ms:\n${run.output()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await new Promise<void>((resolve, reject) => {
+    const done = (err?: Error) => {
+      run.onOutput.delete(check);
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve();
+    };
+    const check = () => {
+      if (pattern.test(run.output())) done();
+    };
+    const timer = setTimeout(() => done(new Error(`no ${pattern} within ${timeoutMs} ms:\n${run.output()}`)), timeoutMs);
+    void run.exit.then((code) => done(new Error(`exited (${code}) before ${pattern}:\n${run.output()}`)));
+    run.onOutput.add(check);
+    check();
+  });
 }
 
 describe('events/: the sample API Gateway events', () => {

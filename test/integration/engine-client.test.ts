@@ -301,22 +301,35 @@ describe('Class: HttpEngineClient', () => {
     });
 
     it('waits for a slow engine that answers within the timeout', async () => {
-      // Prepare
+      // Prepare: the engine holds the call (a latch) until the test releases it.
       const engineClient = client();
+      const latch = engine.holdNext();
+      let settled = false;
       // Act
-      const players = await engineClient.init(`${engine.url}/slow-200`, RACES, { timeoutMs: 5_000 });
+      const call = engineClient.init(engine.url, RACES, { timeoutMs: 30_000 });
+      void call.finally(() => {
+        settled = true;
+      });
+      await latch.arrived;
+      // Still waiting while the engine holds the call; answered once it answers.
+      expect(settled).toBe(false);
+      latch.release();
+      const players = await call;
       // Assess
       expect(players).toHaveLength(RACES.length);
     });
 
     it('gives up on a slow engine that answers after the timeout', async () => {
-      // Prepare
+      // Prepare: the engine holds the call until after the client gave up.
       const engineClient = client();
+      const latch = engine.holdNext();
       // Act
-      const error = await failure(engineClient.init(`${engine.url}/slow-2000`, RACES, { timeoutMs: 300 }));
+      const error = await failure(engineClient.init(engine.url, RACES, { timeoutMs: 300 }));
+      latch.release();
       // Assess
       expect(error.code).toBe('engine_unreachable');
       expect(error.message).toBe('engine init: no answer within 300 ms');
+      expect(engine.calls).toHaveLength(1);
     });
 
     it('answers engine_unreachable without calling when no time is left', async () => {

@@ -5,12 +5,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { Context } from 'aws-lambda';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { documentClient } from '../../lib/adapters/dynamodb-conditions.ts';
 import { DynamoStartingRecordReclaimer } from '../../lib/adapters/starting-record-reclaimer.ts';
 import { loadConfig } from '../../lib/config.ts';
-import type { ReconcileStarting } from '../../lib/reconcile-starting/reconcile-starting.ts';
+import { RECONCILE_STOP_MS, type ReconcileResult, type ReconcileStarting } from '../../lib/reconcile-starting/reconcile-starting.ts';
 import { buildReconciler } from '../../lib/wiring.ts';
 import { type DynamoProxy, startDynamoProxy } from '../support/dynamo-proxy.ts';
 import { captureEmf } from '../support/emf.ts';
@@ -31,6 +32,10 @@ beforeAll(async () => {
   stack = await startStack({ STARTING_TIMEOUT_S: String(STARTING_TIMEOUT_S) });
   handler = await coldStart('../../functions/register-runtime/handler.ts');
   proxy = await startDynamoProxy(stack.tables.endpoint);
+});
+
+afterEach(() => {
+  vi.useRealTimers();
 });
 
 afterAll(async () => {
@@ -85,21 +90,28 @@ async function killBeforeCommit(gameId: string, members: number): Promise<void> 
   proxy.holdIf(undefined);
 }
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** An abandoned `starting` record as a dead registration leaves it, created `ageS` seconds ago. */
+async function seedStarting(gameId: string, ageS: number): Promise<void> {
+  const at = new Date(Date.now() - ageS * 1000).toISOString();
+  await stack.tables.doc.send(
+    new PutCommand({
+      TableName: stack.tables.names.runtimeRecords,
+      Item: {
+        game_id: gameId, status: 'starting', engine_endpoint: stack.engine.url, current_image_ref: 'x', current_engine_version: '1.4.2',
+        turn_schedule: '0 * * * *', current_turn: 0, next_generation_at: null, skip_next_tick: false, engine_health: '',
+        created_at: at, updated_at: at, op_id: `${at}#dead-${gameId}`, starting_marker: 'starting',
+      },
+    }),
+  );
 }
 
 describe('Function: reconcileStarting (DynamoDB Local)', () => {
   it('reclaims a registration killed while the engine hung, and leaves it alone while it is young', async () => {
     // Prepare: a registration killed for real while the engine hangs.
     const gameId = newGame();
-    const engineCalls = stack.engine.calls.length;
+    const engineHeld = stack.engine.holdNext();
     const { child, exited } = registerInChild(registerBody(gameId, `${stack.engine.url}/hang`));
-    await until('the engine call', () => stack.engine.calls.length > engineCalls);
+    await engineHeld.arrived;
     child.kill('SIGKILL');
     await exited;
     const left = await rowsOf(gameId);
@@ -166,34 +178,35 @@ describe('Function: reconcileStarting (DynamoDB Local)', () => {
   });
 
   it('a keyed call killed mid-flight holds its key until its Lambda deadline, then its retry succeeds once reclaimed', async () => {
-    // Prepare: a call with an Idempotency-Key and a 3 s deadline, killed while the engine hangs.
+    // Prepare: a call with an Idempotency-Key and the deployed 28 s deadline, killed while the engine holds it.
     const gameId = newGame();
     const key = `killed-${gameId}`;
     const hung = registerBody(gameId, `${stack.engine.url}/hang`);
-    const engineCalls = stack.engine.calls.length;
+    const engineHeld = stack.engine.holdNext();
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(apiEvent(hung, { headers: { 'Idempotency-Key': key } }))], {
-      env: { ...process.env, ...stack.env, REMAINING_MS: '3000', POWERTOOLS_LOG_LEVEL: 'SILENT' },
+      env: { ...process.env, ...stack.env, REMAINING_MS: '28000', POWERTOOLS_LOG_LEVEL: 'SILENT' },
       stdio: 'ignore',
     });
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    await until('the engine call', () => stack.engine.calls.length > engineCalls);
+    await engineHeld.arrived;
     child.kill('SIGKILL');
     await exited;
     // The dead call's deadline, as its key record holds it.
     const [keyRecord] = (await stack.tables.scan('idempotency')).filter((r) => r.status === 'INPROGRESS');
     const deadline = Number(keyRecord?.in_progress_expiration);
-    expect(deadline).toBeGreaterThan(Date.now());
     const retry = async () =>
       parse(await handler(apiEvent(hung, { headers: { 'Idempotency-Key': key } }), lambdaContext()));
 
-    // Act + Assess: before the dead call's deadline the key is still held...
+    // Act + Assess: just before the dead call's deadline (an injected clock:
+    // Powertools compares the key's deadline with Date.now) the key is held...
+    vi.useFakeTimers({ toFake: ['Date'], now: deadline - 1_000 });
     const early = await retry();
     expect(early.status).toBe(409);
     expect(early.body.error.code).toBe('request_in_progress');
-    expect(Number(early.headers['retry-after'])).toBeLessThanOrEqual(3);
+    expect(early.headers['retry-after']).toBe('1');
 
-    // ...after it, the retry runs, and meets the abandoned record (not remembered)...
-    await new Promise((r) => setTimeout(r, Math.max(0, deadline + 100 - Date.now())));
+    // ...just after it, the retry runs, and meets the abandoned record (not remembered)...
+    vi.setSystemTime(deadline + 1);
     stack.engine.setNextHandler((_req, res, body) => answerRoster(res, body));
     const blocked = await retry();
     expect(blocked.status).toBe(409);
@@ -204,6 +217,64 @@ describe('Function: reconcileStarting (DynamoDB Local)', () => {
     const done = await retry();
     expect(done.status).toBe(201);
     expect((await rowsOf(gameId)).records[0]?.status).toBe('running');
+  });
+
+  it('a large backlog: the run stops starting reclaims when its time budget is spent, and the next run finishes the rest', async () => {
+    // Prepare: 30 abandoned records; an injected clock that advances 1 s per
+    // reading (so each reclaim costs the run time), and the function's
+    // remaining time read from that clock, 50 s at the start (its timeout).
+    const games = Array.from({ length: 30 }, newGame);
+    await Promise.all(games.map((g) => seedStarting(g, pastTimeout)));
+    let now = Date.now();
+    const clock = () => {
+      const at = new Date(now);
+      now += 1_000;
+      return at;
+    };
+    const budgeted = (log = new RecordingLog()) => {
+      const deadline = now + 50_000;
+      const run = buildReconciler(loadConfig(), { dynamo: stack.tables.client, log, clock }).run(() => deadline - now);
+      return { run, left: () => deadline - now };
+    };
+    const log = new RecordingLog();
+
+    // Act
+    const first = budgeted(log);
+    const firstResult = await first.run;
+    const timeLeftAfterFirst = first.left();
+    const leftAfterFirst = (await stack.tables.scan('runtimeRecords')).filter((r) => games.includes(String(r.game_id)));
+    const second = budgeted();
+    const secondResult = await second.run;
+
+    // Assess: the first run ended inside its budget, before the function's timeout...
+    expect(firstResult.examined).toBeGreaterThan(0);
+    expect(firstResult.examined).toBeLessThan(30);
+    expect(firstResult.reclaimed).toBe(firstResult.examined);
+    expect(timeLeftAfterFirst).toBeGreaterThan(0);
+    expect(timeLeftAfterFirst).toBeLessThan(RECONCILE_STOP_MS);
+    expect(log.lines.filter((l) => l.message.startsWith('reconcile time budget spent'))).toEqual([
+      expect.objectContaining({ extra: { examined: firstResult.examined, reclaimed: firstResult.reclaimed, left: 30 - firstResult.examined } }),
+    ]);
+    // ...leaving the rest untouched for the next run, which finished them.
+    expect(leftAfterFirst).toHaveLength(30 - firstResult.examined);
+    expect(leftAfterFirst.every((r) => r.status === 'starting' && r.reclaim_started_at === undefined)).toBe(true);
+    expect(secondResult).toEqual({ examined: 30 - firstResult.examined, reclaimed: 30 - firstResult.examined });
+    expect(second.left()).toBeGreaterThan(RECONCILE_STOP_MS);
+    for (const g of games) await expectReclaimed(g);
+  });
+
+  it("the deployed handler takes its budget from the Lambda context's remaining time", async () => {
+    const gameId = newGame();
+    await seedStarting(gameId, pastTimeout);
+    const reconcile = await coldStart<(event: unknown, context: Context) => Promise<ReconcileResult>>('../../functions/reconcile-starting/handler.ts');
+    const context = (remainingMs: number) => lambdaContext(remainingMs, 'game-master-test-reconcileStarting');
+
+    // Less than the stop margin left: nothing started, the record left for the next run.
+    expect(await reconcile({}, context(RECONCILE_STOP_MS - 1))).toEqual({ examined: 0, reclaimed: 0 });
+    expect((await rowsOf(gameId)).records).toHaveLength(1);
+    // The function's full 50 s: reclaimed.
+    expect(await reconcile({}, context(50_000))).toEqual({ examined: 1, reclaimed: 1 });
+    await expectReclaimed(gameId);
   });
 
   it('leaves a completed registration alone', async () => {

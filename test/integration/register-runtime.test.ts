@@ -5,7 +5,7 @@
  * The snapshot event goes through the outbox: the relay (publishSnapshots,
  * fed by DynamoDB Local's stream) delivers it to the EventBridge double.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { captureEmf } from '../support/emf.ts';
 import { apiEvent, lambdaContext, registerBody } from '../support/harness.ts';
 import { coldStart, type Handler, healthyOutboxDetail, parse, type Stack, startRelay, startStack } from '../support/stack.ts';
@@ -22,6 +22,10 @@ beforeAll(async () => {
   stack = await startStack();
   handler = await coldStart('../../functions/register-runtime/handler.ts');
   relay = await startRelay(stack);
+});
+
+afterEach(() => {
+  vi.useRealTimers();
 });
 
 afterAll(async () => {
@@ -280,12 +284,31 @@ describe('Function: registerRuntime (DynamoDB Local)', () => {
     });
 
     it('10 parallel registrations of one game: one 201, nine 409, one engine call', async () => {
+      // Prepare: the engine holds the first init call (a latch) until the
+      // nine others have answered, so they all meet the winner mid-flight.
       const gameId = newGame();
-      const endpoint = `${stack.engine.url}/slow-200`;
-      const results = await Promise.all(Array.from({ length: 10 }, () => register(registerBody(gameId, endpoint))));
+      const engineCalls = stack.engine.calls.length;
+      const latch = stack.engine.holdNext();
+
+      // Act
+      const pending = Array.from({ length: 10 }, () => register(registerBody(gameId, stack.engine.url)));
+      let settled = 0;
+      const nineAnswered = new Promise<void>((resolve) => {
+        for (const p of pending) {
+          void p.then(() => {
+            if (++settled === 9) resolve();
+          });
+        }
+      });
+      await latch.arrived;
+      await nineAnswered;
+      latch.release();
+      const results = await Promise.all(pending);
+
+      // Assess
       const statuses = results.map((r) => r.status).sort();
       expect(statuses).toEqual([201, 409, 409, 409, 409, 409, 409, 409, 409, 409]);
-      expect(stack.engine.calls.filter((c) => c.path === '/slow-200/admin/init')).toHaveLength(1);
+      expect(stack.engine.calls.length - engineCalls).toBe(1);
       const rows = await rowsOf(gameId);
       expect(rows.records).toHaveLength(1);
       expect(rows.records[0]?.status).toBe('running');
@@ -330,12 +353,19 @@ describe('Function: registerRuntime (DynamoDB Local)', () => {
     });
 
     it('a hung engine is answered before the deadline and cleaned up', async () => {
+      // Prepare: 3 s left, read on a frozen Date (only Date: the engine
+      // timeout runs on real timers), so the remaining time is exactly 3 s
+      // when the use case bounds the engine call.
       const gameId = newGame();
-      const started = Date.now();
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+
+      // Act
       const res = await register(registerBody(gameId, `${stack.engine.url}/hang`), {}, 3_000);
+
+      // Assess: the engine call was given the deadline less the 2 s rollback
+      // reserve, so the answer and the clean-up come before the deadline.
       expect(res.status).toBe(502);
-      expect(res.body.error.code).toBe('engine_unreachable');
-      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(res.body.error).toEqual({ code: 'engine_unreachable', message: 'engine init: no answer within 1000 ms' });
       await expectNothingLeft(gameId, 'engine_unreachable');
     });
 

@@ -1,33 +1,63 @@
 /**
  * Safe retries with `Idempotency-Key`, end to end on DynamoDB Local through
- * the deployed handler (Powertools idempotency, IDEMPOTENCY_TABLE).
+ * the deployed handler (Powertools idempotency, IDEMPOTENCY_TABLE). The
+ * handler reaches the store through the fault proxy (passing everything
+ * through unless a case adds a fault).
  */
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { CALL_TOKEN_ATTR } from '../../lib/adapters/idempotency-key-store.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { buildReconciler } from '../../lib/wiring.ts';
+import { type DynamoProxy, requestIs, startDynamoProxy } from '../support/dynamo-proxy.ts';
 import { captureEmf } from '../support/emf.ts';
 import { apiEvent, lambdaContext, RecordingLog, registerBody } from '../support/harness.ts';
 import { coldStart, type Handler, parse, type Stack, startStack } from '../support/stack.ts';
 
 let stack: Stack;
+let proxy: DynamoProxy;
 let handler: Handler;
 let counter = 0;
 const newGame = () => `g-idem-${++counter}`;
 const newKey = () => `key-${counter}-${Math.random().toString(36).slice(2)}`;
 
 beforeAll(async () => {
-  stack = await startStack();
+  proxy = await startDynamoProxy(inject('dynamoEndpoint'));
+  stack = await startStack({ AWS_ENDPOINT_URL_DYNAMODB: proxy.url });
   handler = await coldStart('../../functions/register-runtime/handler.ts');
 });
 
+afterEach(() => {
+  proxy.clearFaults();
+  vi.useRealTimers();
+});
+
 afterAll(async () => {
+  await proxy?.close();
   await stack?.close();
 });
 
-async function call(body: unknown, key: string | undefined, remainingMs?: number) {
+async function call(body: unknown, key: string | undefined, remainingMs?: number, env: Handler = handler) {
   const headers: Record<string, string> = key === undefined ? {} : { 'Idempotency-Key': key };
-  return parse(await handler(apiEvent(body, { headers }), lambdaContext(remainingMs)));
+  return parse(await env(apiEvent(body, { headers }), lambdaContext(remainingMs)));
+}
+
+/** The key table's items (few per file). */
+async function keyItems() {
+  const out = await stack.tables.doc.send(new ScanCommand({ TableName: stack.tables.names.idempotency, ConsistentRead: true }));
+  return out.Items ?? [];
+}
+
+/** Engine init calls made since `since` (cases in a file run one at a time). */
+const engineCallsSince = (since: number) => stack.engine.calls.slice(since);
+
+/**
+ * Freezes Date (only Date: timers, sockets and the SDK run in real time),
+ * so every call computes the same key deadline (now + remaining time) to
+ * the millisecond: the case where a deadline cannot tell two calls apart.
+ */
+function freezeClock() {
+  vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
 }
 
 async function opLog(gameId: string) {
@@ -84,24 +114,26 @@ describe('Safe retries: Idempotency-Key', () => {
   });
 
   it('a call while the first still runs is 409 request_in_progress with Retry-After; the key stays held', async () => {
-    // Prepare: the engine answers slowly, so the first call holds its key.
+    // Prepare: the engine holds the first call (a latch), so it holds its key.
+    freezeClock();
     const gameId = newGame();
     const key = newKey();
-    const body = registerBody(gameId, `${stack.engine.url}/slow-1500`);
+    const body = registerBody(gameId, stack.engine.url);
     const engineCalls = stack.engine.calls.length;
+    const latch = stack.engine.holdNext();
 
     // Act
     const first = call(body, key);
-    await new Promise((r) => setTimeout(r, 400));
+    await latch.arrived;
     const second = await call(body, key);
+    latch.release();
     const firstRes = await first;
 
     // Assess
     expect(second.status).toBe(409);
     expect(second.body.error.code).toBe('request_in_progress');
-    const retryAfter = Number(second.headers['retry-after']);
-    expect(retryAfter).toBeGreaterThanOrEqual(1);
-    expect(retryAfter).toBeLessThanOrEqual(28);
+    // The first call's deadline (28 s from the frozen now), in seconds.
+    expect(second.headers['retry-after']).toBe('28');
     expect(firstRes.status).toBe(201);
     expect(stack.engine.calls.length).toBe(engineCalls + 1);
     // The rejected call did not free the key: a third call replays the first answer.
@@ -109,6 +141,76 @@ describe('Safe retries: Idempotency-Key', () => {
     expect(third.status).toBe(201);
     expect(third.headers['idempotent-replayed']).toBe('true');
     expect(await opLog(gameId)).toHaveLength(1);
+  });
+
+  it('two environments, one key and body, one deadline millisecond: exactly one runs, the other is request_in_progress', async () => {
+    // Prepare: two Lambda environments (two cold starts, two key stores),
+    // and a frozen clock, so that both calls compute the same key deadline.
+    const other = await coldStart('../../functions/register-runtime/handler.ts');
+    freezeClock();
+    const gameId = newGame();
+    const key = newKey();
+    const body = registerBody(gameId, stack.engine.url);
+    const engineCalls = stack.engine.calls.length;
+    const latch = stack.engine.holdNext();
+    const emf = captureEmf();
+
+    // Act: A takes the key and is held in the engine; B comes with the same key and body.
+    const a = call(body, key, 28_000, handler);
+    await latch.arrived;
+    const b = await call(body, key, 28_000, other);
+    // The key is still A's while A runs: one in-progress item, nothing audited yet.
+    const held = await keyItems();
+    const logWhileHeld = await opLog(gameId);
+    latch.release();
+    const aRes = await a;
+    emf.restore();
+
+    // Assess
+    expect(b.status).toBe(409);
+    expect(b.body.error.code).toBe('request_in_progress');
+    expect(b.headers['retry-after']).toBe('28');
+    expect(held.filter((i) => i.status === 'INPROGRESS')).toEqual([expect.objectContaining({ [CALL_TOKEN_ATTR]: expect.any(String) })]);
+    expect(logWhileHeld).toEqual([]);
+    expect(aRes.status).toBe(201);
+    expect(engineCallsSince(engineCalls)).toHaveLength(1);
+    expect((await opLog(gameId)).map((e) => e.outcome)).toEqual(['success']);
+    // One outcome metric: A's success; B's request_in_progress is not a registration.
+    expect(emf.metrics().filter((m) => m.name === 'register_runtime_outcomes')).toHaveLength(1);
+    // Once A completed, a retry with the key (in either environment) is a replay.
+    const retry = await call(body, key, 28_000, other);
+    expect(retry.status).toBe(201);
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    expect(retry.body).toEqual(aRes.body);
+    expect(engineCallsSince(engineCalls)).toHaveLength(1);
+    expect(await opLog(gameId)).toHaveLength(1);
+  });
+
+  it("the SDK's retry of a call's own landed key Put still finds the key its own", async () => {
+    // Prepare: the first Put of the key lands, its answer is dropped; the SDK retries it.
+    freezeClock();
+    const gameId = newGame();
+    const key = newKey();
+    const body = registerBody(gameId, stack.engine.url);
+    const engineCalls = stack.engine.calls.length;
+    const fault = proxy.fault({
+      match: requestIs({ op: 'PutItem', table: stack.tables.names.idempotency }),
+      mode: 'commit-then-drop',
+      times: 1,
+    });
+
+    // Act
+    const first = await call(body, key);
+    const replay = await call(body, key);
+
+    // Assess
+    expect(fault.faulted).toBe(1);
+    expect(first.status).toBe(201);
+    expect(first.headers['idempotent-replayed']).toBeUndefined();
+    expect(replay.status).toBe(201);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(engineCallsSince(engineCalls)).toHaveLength(1);
+    expect((await opLog(gameId)).map((e) => e.outcome)).toEqual(['success']);
   });
 
   it('a 5xx is not remembered: the retry runs again and succeeds', async () => {

@@ -21,7 +21,8 @@
  *
  * Any path must end in `/admin/init` (else 404), and a path with an empty
  * segment (`//`) is answered 404 too, so tests see a wrongly joined URL.
- * `setNextHandler` replaces the behaviour for the next request only.
+ * `setNextHandler` replaces the behaviour for the next request only;
+ * `holdNext` holds the next request (a latch) until the test releases it.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -44,8 +45,19 @@ export interface EngineServer {
   calls: EngineCall[];
   /** Handles the next request with `handler` instead of the scenario. */
   setNextHandler(handler: EngineHandler): void;
+  /**
+   * Holds the next request until `release()`, then answers it as its
+   * scenario says; `arrived` resolves when it is being held. Orders a test's
+   * events without sleeping.
+   */
+  holdNext(): EngineLatch;
   /** Stops listening and destroys every open connection (hung ones too). */
   close(): Promise<void>;
+}
+
+export interface EngineLatch {
+  arrived: Promise<void>;
+  release(): void;
 }
 
 interface InitBody {
@@ -189,6 +201,23 @@ export async function startEngineServer(options: { port?: number } = {}): Promis
     calls,
     setNextHandler(handler) {
       nextHandler = handler;
+    },
+    holdNext() {
+      let arrive = () => {};
+      let release = () => {};
+      const arrived = new Promise<void>((resolve) => {
+        arrive = resolve;
+      });
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      nextHandler = (req, res, body) => {
+        arrive();
+        void released.then(() => {
+          if (!res.destroyed) scenario(req, res, body);
+        });
+      };
+      return { arrived, release };
     },
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -7,11 +7,13 @@
 import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { DynamoRegistrationCommitter } from '../../lib/adapters/registration-committer.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { outcomeAnswer } from '../../lib/http/responses.ts';
 import type { EngineInitPlayer } from '../../lib/domain/engine-player.ts';
 import { EngineCallError, type EngineClient } from '../../lib/ports.ts';
+import type { RegisterCall } from '../../lib/register-runtime/register-runtime.ts';
 import { buildRegistration } from '../../lib/wiring.ts';
 import { RecordingLog, RecordingTelemetry, registerBody } from '../support/harness.ts';
 
@@ -48,17 +50,24 @@ function build() {
   return buildRegistration(config, { dynamo: new DynamoDBClient({ region: 'us-east-1' }), engine, telemetry, log });
 }
 
+function newCall(body: unknown): RegisterCall {
+  return { body: JSON.stringify(body), isBase64Encoded: false, opSource: 'lobby_internal', sourceRef: 'req-1', remainingTimeMs: () => 25_000 };
+}
+
 async function register(body: unknown) {
   const { useCase } = build();
-  const outcome = await useCase.register({
-    body: JSON.stringify(body),
-    isBase64Encoded: false,
-    opSource: 'lobby_internal',
-    sourceRef: 'req-1',
-    remainingTimeMs: () => 25_000,
-  });
+  const outcome = await useCase.register(newCall(body));
   const answer = outcomeAnswer(outcome);
   return { status: answer.statusCode, body: JSON.parse(answer.body) };
+}
+
+/** A promise and its resolver: a latch a test releases. */
+function latch() {
+  let release = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return { released, release };
 }
 
 const calls = <T extends object>(command: new (...args: never[]) => T, table?: string) =>
@@ -108,6 +117,10 @@ function expectFailureAudited(code: string) {
   expect(warn[0]?.extra).toMatchObject({ error_code: code, op_source: 'lobby_internal' });
   expect(Object.keys(warn[0]?.extra ?? {})).toEqual(expect.arrayContaining(['game_id', 'engine_version', 'op_source', 'error_code', 'error_message']));
 }
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 beforeEach(() => {
   ddb.reset();
@@ -383,6 +396,78 @@ describe('Class: RegisterRuntime', () => {
       expect(calls(GetCommand)).toHaveLength(0);
       expect(opLogEntries()[0]).toMatchObject({ game_id: 'g-1', error_code: 'service_unavailable' });
       expect(telemetry.outcomes).toEqual([{ outcome: 'failure', error_code: 'service_unavailable' }]);
+    });
+  });
+
+  describe('Defects and outer layers: every failure audited exactly once', () => {
+    it('an adapter that throws a plain Error (a defect) after the insert: 500 internal_error, rolled back, audited once', async () => {
+      vi.spyOn(DynamoRegistrationCommitter.prototype, 'commit').mockRejectedValueOnce(new Error('adapter bug: undefined is not a function'));
+      const res = await register(registerBody('g-1', ENDPOINT));
+      expect(res).toEqual({ status: 500, body: { error: { code: 'internal_error', message: 'internal error' } } });
+      // The record this operation inserted is deleted (only if still ours).
+      expect(deletesOf('records')).toEqual([
+        expect.objectContaining({ Key: { game_id: 'g-1' }, ExpressionAttributeValues: expect.objectContaining({ ':op': insertedOpId() }) }),
+      ]);
+      expect(log.at('error').map((l) => l.message)).toEqual(['register runtime defect']);
+      expectFailureAudited('internal_error');
+      expect(opLogEntries()[0]).toMatchObject({ op_id: insertedOpId(), error_message: 'internal error' });
+    });
+
+    it('abandoned while running (the deadline guard answered): audited at once under its op_id, then it only rolls back', async () => {
+      // Prepare: the engine holds the operation after its insert.
+      const engineHeld = latch();
+      let arrived = () => {};
+      const atEngine = new Promise<void>((resolve) => {
+        arrived = resolve;
+      });
+      const healthy = engine.answer;
+      engine.answer = async (races) => {
+        arrived();
+        await engineHeld.released;
+        return healthy(races);
+      };
+      const { useCase } = build();
+      const call = newCall(registerBody('g-1', ENDPOINT));
+      const running = useCase.register(call);
+      await atEngine;
+
+      // Act
+      const abandoned = await useCase.abandon(call, 'service_unavailable', 'register runtime: did not finish before the function deadline');
+      const auditedAtOnce = opLogEntries();
+      engineHeld.release();
+      const outcome = await running;
+
+      // Assess
+      expect(abandoned).toMatchObject({ ok: false, code: 'service_unavailable' });
+      expect(auditedAtOnce).toEqual([expect.objectContaining({ op_id: insertedOpId(), outcome: 'failure', error_code: 'service_unavailable' })]);
+      expect(outcome).toMatchObject({ ok: false, code: 'service_unavailable' });
+      // Nothing more was written after the abandon: no commit; the record rolled back.
+      expect(calls(TransactWriteCommand)).toEqual([]);
+      expect(deletesOf('records')).toEqual([expect.objectContaining({ Key: { game_id: 'g-1' } })]);
+      expectFailureAudited('service_unavailable');
+      expect(log.at('info').map((l) => l.message)).toContain('register runtime rolled back after an outer layer answered for it');
+    });
+
+    it('abandoned after it audited its own failure (a defect reaching onError too): nothing audited twice', async () => {
+      const { useCase } = build();
+      const call = newCall({ game_id: 'g-1' });
+      const own = await useCase.register(call);
+      const again = await useCase.abandon(call, 'internal_error', 'internal error');
+      expect(own).toMatchObject({ ok: false, code: 'invalid_request' });
+      expect(again).toMatchObject({ ok: false, code: 'internal_error' });
+      expectFailureAudited('invalid_request');
+    });
+
+    it('abandoned before it started: audited as its own operation, and it never runs afterwards', async () => {
+      const { useCase } = build();
+      const call = newCall(registerBody('g-1', ENDPOINT));
+      await useCase.abandon(call, 'service_unavailable', 'register runtime: did not finish before the function deadline');
+      const late = await useCase.register(call);
+      expect(late).toMatchObject({ ok: false, code: 'service_unavailable' });
+      expect(engine.calls).toBe(0);
+      expect(calls(GetCommand)).toEqual([]);
+      expectFailureAudited('service_unavailable');
+      expect(opLogEntries()[0]).toMatchObject({ game_id: 'g-1', error_message: 'register runtime: did not finish before the function deadline' });
     });
   });
 
