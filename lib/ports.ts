@@ -19,8 +19,6 @@ export class StoreConflictError extends Error {
 }
 
 export interface RuntimeRecordStore {
-  /** True when a runtime record for the game exists. */
-  exists(gameId: string, signal?: AbortSignal): Promise<boolean>;
   /** Inserts the `starting` record; StoreConflictError when one exists. */
   insertStarting(record: RuntimeRecord, opId: string, signal?: AbortSignal): Promise<void>;
   /**
@@ -37,6 +35,29 @@ export interface RuntimeRecordStore {
 export interface EngineVersionStore {
   /** The image_ref of the version, or undefined when it is not registered. */
   imageRef(version: string, signal?: AbortSignal): Promise<string | undefined>;
+}
+
+/** What steps 1 and 2 of a registration read. */
+export interface RecordAndVersion {
+  /**
+   * A runtime record for the game exists. Undefined when it was not read:
+   * the version was already known, and the conditional insert answers for
+   * the record (a refused insert is `conflict`: steps 1 and 3 are one
+   * request then).
+   */
+  recordExists: boolean | undefined;
+  /** The version's image_ref; undefined when the version is not registered. */
+  imageRef: string | undefined;
+}
+
+/**
+ * Steps 1 and 2 of a registration read together: the record's existence
+ * and the version's image_ref in one request in a fresh environment; a
+ * version already resolved is answered from memory (versions are
+ * immutable), a version not found is never remembered.
+ */
+export interface RegistrationReads {
+  read(gameId: string, version: string, signal?: AbortSignal): Promise<RecordAndVersion>;
 }
 
 export interface OperationLogStore {

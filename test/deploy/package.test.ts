@@ -173,10 +173,10 @@ describe('serverless package (stage ci, no AWS credentials)', () => {
 
   it('grants registerRuntime exactly the DynamoDB and EventBridge actions it uses', () => {
     expect(dataGrants(roleOf(REGISTER))).toEqual({
-      RuntimeRecordsTable: sorted('dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'),
+      RuntimeRecordsTable: sorted('dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'),
       PlayerMappingsTable: sorted('dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:DeleteItem'),
       OperationLogTable: ['dynamodb:PutItem'],
-      EngineVersionsTable: ['dynamodb:GetItem'],
+      EngineVersionsTable: ['dynamodb:BatchGetItem'],
       IdempotencyTable: sorted('dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'),
       EventBus: ['events:PutEvents'],
     });

@@ -43,8 +43,8 @@ afterAll(async () => {
 
 /** The handler's requests, by step. */
 const at = {
-  recordRead: () => requestIs({ op: 'GetItem', table: stack.tables.names.runtimeRecords }),
-  versionRead: () => requestIs({ op: 'GetItem', table: stack.tables.names.engineVersions }),
+  /** Steps 1 and 2: the record and the version in one BatchGetItem (only in a fresh environment, or for a version not yet known). */
+  read: () => requestIs({ op: 'BatchGetItem' }),
   insert: () => requestIs({ op: 'PutItem', table: stack.tables.names.runtimeRecords }),
   commit: () => requestIs({ op: 'TransactWriteItems', withUpdate: true }),
   mappingChunk: () => requestIs({ op: 'TransactWriteItems', withUpdate: false }),
@@ -104,12 +104,10 @@ function lateReconciler(): ReconcileStarting {
 describe('Function: registerRuntime under store faults (DynamoDB Local through a faulting proxy)', () => {
   describe('the reads and the insert fail: 503, the engine never called, nothing left but the failure entry', () => {
     it.each<[string, keyof typeof at, FaultMode, string]>([
-      ['runtime-record read', 'recordRead', 'internal-error', 'get runtime record'],
-      ['runtime-record read', 'recordRead', 'throttle', 'get runtime record'],
-      ['runtime-record read', 'recordRead', 'drop', 'get runtime record'],
-      ['engine-version read', 'versionRead', 'internal-error', 'get engine version'],
-      ['engine-version read', 'versionRead', 'provisioned-throughput', 'get engine version'],
-      ['engine-version read', 'versionRead', 'drop', 'get engine version'],
+      ['record and version read', 'read', 'internal-error', 'get runtime record and engine version'],
+      ['record and version read', 'read', 'throttle', 'get runtime record and engine version'],
+      ['record and version read', 'read', 'provisioned-throughput', 'get runtime record and engine version'],
+      ['record and version read', 'read', 'drop', 'get runtime record and engine version'],
       ['insert (never landed)', 'insert', 'internal-error', 'insert runtime record'],
       ['insert (never landed)', 'insert', 'drop', 'insert runtime record'],
     ])('%s, %s', async (_what, step, mode, stepName) => {
@@ -117,6 +115,8 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
       const gameId = newGame();
       const fault = proxy.fault({ match: at[step](), mode });
       const engineCalls = stack.engine.calls.length;
+      // A fresh environment: warm, a known version is not read at all.
+      if (step === 'read') handler = await coldStart('../../functions/register-runtime/handler.ts');
 
       // Act
       const res = await register(gameId);
@@ -155,12 +155,13 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
 
   describe('a single fault the SDK retries past: the registration completes', () => {
     it.each<[string, keyof typeof at, FaultMode]>([
-      ['the version read fails once: the SDK retries past it', 'versionRead', 'internal-error'],
+      ['the record and version read fails once: the SDK retries past it', 'read', 'internal-error'],
       ['the insert lands unseen: its retry meets this operation\'s own record, which is no conflict', 'insert', 'commit-then-drop'],
     ])('%s: 201, whole', async (_what, step, mode) => {
       // Prepare: only the first attempt is faulted.
       const gameId = newGame();
       const fault = proxy.fault({ match: at[step](), mode, times: 1 });
+      if (step === 'read') handler = await coldStart('../../functions/register-runtime/handler.ts');
 
       // Act
       const res = await register(gameId);

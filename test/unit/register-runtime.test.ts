@@ -6,7 +6,7 @@
  */
 import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
@@ -83,6 +83,13 @@ function cancelled(codes: string[]) {
   });
 }
 
+/** Answers steps 1 and 2's BatchGetItem with these items (absent: not found). */
+function reads(items: { record?: Record<string, unknown>; version?: Record<string, unknown> }) {
+  ddb.on(BatchGetCommand).resolves({
+    Responses: { records: items.record ? [items.record] : [], versions: items.version ? [items.version] : [] },
+  });
+}
+
 function expectFailureAudited(code: string) {
   const entries = opLogEntries();
   expect(entries).toHaveLength(1);
@@ -101,8 +108,7 @@ beforeEach(() => {
   engine = new StubEngine();
   telemetry = new RecordingTelemetry();
   log = new RecordingLog();
-  ddb.on(GetCommand, { TableName: 'records' }).resolves({});
-  ddb.on(GetCommand, { TableName: 'versions' }).resolves({ Item: { image_ref: 'img:1.4.2' } });
+  reads({ version: { image_ref: 'img:1.4.2' } });
   ddb.on(PutCommand).resolves({});
   ddb.on(TransactWriteCommand).resolves({});
   ddb.on(QueryCommand).resolves({ Items: [] });
@@ -112,11 +118,13 @@ beforeEach(() => {
 
 describe('Class: RegisterRuntime', () => {
   describe('Method: register — success', () => {
-    it('costs four DynamoDB requests: record read, version read, insert, one commit transaction', async () => {
+    it('costs three DynamoDB requests: record and version read together, insert, one commit transaction', async () => {
       const res = await register(registerBody('g-1', ENDPOINT));
       expect(res.status).toBe(201);
-      expect(ddb.calls()).toHaveLength(4);
-      expect(calls(GetCommand)).toHaveLength(2);
+      expect(ddb.calls()).toHaveLength(3);
+      const read = calls(BatchGetCommand)[0]?.args[0].input as { RequestItems: Record<string, { Keys: unknown[]; ConsistentRead?: boolean }> };
+      expect(read.RequestItems.records).toMatchObject({ Keys: [{ game_id: 'g-1' }], ConsistentRead: true });
+      expect(read.RequestItems.versions).toMatchObject({ Keys: [{ version: '1.4.2' }] });
       expect(calls(PutCommand, 'records')).toHaveLength(1);
       const tx = txItems();
       expect(tx.filter((i) => i.Put?.TableName === 'mappings')).toHaveLength(2);
@@ -152,7 +160,7 @@ describe('Class: RegisterRuntime', () => {
     it('validation: invalid_request, nothing read or written but the audit entry', async () => {
       const res = await register({ ...registerBody('g-1', ENDPOINT), turn_schedule: ' ' });
       expect(res).toEqual({ status: 400, body: { error: { code: 'invalid_request', message: 'turn schedule must not be empty' } } });
-      expect(calls(GetCommand)).toHaveLength(0);
+      expect(calls(BatchGetCommand)).toHaveLength(0);
       expect(engine.calls).toBe(0);
       expectFailureAudited('invalid_request');
       expect(opLogEntries()[0]?.game_id).toBe('g-1');
@@ -166,7 +174,7 @@ describe('Class: RegisterRuntime', () => {
     });
 
     it('existing record: conflict, nothing inserted, nothing deleted', async () => {
-      ddb.on(GetCommand, { TableName: 'records' }).resolves({ Item: { game_id: 'g-1' } });
+      reads({ record: { game_id: 'g-1' }, version: { image_ref: 'img:1.4.2' } });
       const res = await register(registerBody('g-1', ENDPOINT));
       expect(res).toEqual({ status: 409, body: { error: { code: 'conflict', message: 'runtime record already exists' } } });
       expect(calls(PutCommand, 'records')).toHaveLength(0);
@@ -184,13 +192,13 @@ describe('Class: RegisterRuntime', () => {
       expectFailureAudited('conflict');
     });
 
-    it.each([
-      ['runtime record read', 'records', 'get runtime record: store request failed'],
-      ['engine version read', 'versions', 'get engine version: store request failed'],
-    ])('store error at the %s: service_unavailable naming the step, no raw SDK text, no rollback', async (_what, table, message) => {
-      ddb.on(GetCommand, { TableName: table }).rejects(new Error('socket hang up ECONNRESET 10.0.0.1'));
+    it('store error at the record and version read: service_unavailable naming the step, no raw SDK text, no rollback', async () => {
+      ddb.on(BatchGetCommand).rejects(new Error('socket hang up ECONNRESET 10.0.0.1'));
       const res = await register(registerBody('g-1', ENDPOINT));
-      expect(res).toEqual({ status: 503, body: { error: { code: 'service_unavailable', message } } });
+      expect(res).toEqual({
+        status: 503,
+        body: { error: { code: 'service_unavailable', message: 'get runtime record and engine version: store request failed' } },
+      });
       expect(ddb.commandCalls(DeleteCommand)).toHaveLength(0);
       expectFailureAudited('service_unavailable');
     });
@@ -208,7 +216,7 @@ describe('Class: RegisterRuntime', () => {
     });
 
     it('unknown engine version: engine_version_not_found, no rollback', async () => {
-      ddb.on(GetCommand, { TableName: 'versions' }).resolves({});
+      reads({});
       const res = await register(registerBody('g-1', ENDPOINT));
       expect(res).toEqual({ status: 404, body: { error: { code: 'engine_version_not_found', message: 'engine version "1.4.2" not found' } } });
       expect(calls(PutCommand, 'records')).toHaveLength(0);
@@ -307,7 +315,7 @@ describe('Class: RegisterRuntime', () => {
       expect(answer.statusCode).toBe(503);
       expect(JSON.parse(answer.body).error.code).toBe('service_unavailable');
       expect(engine.calls).toBe(0);
-      expect(calls(GetCommand)).toHaveLength(0);
+      expect(calls(BatchGetCommand)).toHaveLength(0);
       expect(opLogEntries()[0]).toMatchObject({ game_id: 'g-1', error_code: 'service_unavailable' });
       expect(telemetry.outcomes).toEqual([{ outcome: 'failure', error_code: 'service_unavailable' }]);
     });
@@ -335,7 +343,7 @@ describe('Class: RegisterRuntime', () => {
     });
 
     it('a failed audit write is logged and the answer stands', async () => {
-      ddb.on(GetCommand, { TableName: 'versions' }).resolves({});
+      reads({});
       ddb.on(PutCommand, { TableName: 'oplog' }).rejects(new Error('oplog down'));
       const res = await register(registerBody('g-1', ENDPOINT));
       expect(res.status).toBe(404);
