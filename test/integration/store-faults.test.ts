@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { loadConfig } from '../../lib/config.ts';
 import type { ReconcileStarting } from '../../lib/reconcile-starting/reconcile-starting.ts';
 import { buildReconciler } from '../../lib/wiring.ts';
-import { type DynamoProxy, type FaultMode, requestIs, startDynamoProxy } from '../support/dynamo-proxy.ts';
+import { type DynamoProxy, type FaultMode, type ProxiedRequest, requestIs, startDynamoProxy } from '../support/dynamo-proxy.ts';
 import { apiEvent, lambdaContext, RecordingLog, registerBody } from '../support/harness.ts';
 import { coldStart, type Handler, parse, type Stack, startStack } from '../support/stack.ts';
 
@@ -47,9 +47,12 @@ const at = {
   read: () => requestIs({ op: 'BatchGetItem' }),
   insert: () => requestIs({ op: 'PutItem', table: stack.tables.names.runtimeRecords }),
   commit: () => requestIs({ op: 'TransactWriteItems', withUpdate: true }),
-  mappingChunk: () => requestIs({ op: 'TransactWriteItems', withUpdate: false }),
+  mappingChunk: () => (req: ProxiedRequest) => requestIs({ op: 'TransactWriteItems', withUpdate: false })(req) && !req.body.includes('"Delete"'),
   recordDelete: () => requestIs({ op: 'DeleteItem', table: stack.tables.names.runtimeRecords }),
-  mappingDelete: () => requestIs({ op: 'DeleteItem', table: stack.tables.names.playerMappings }),
+  /** The rollback's mapping deletes: transactions of conditional deletes (single deletes only as a fall-back). */
+  mappingDelete: () => (req: ProxiedRequest) =>
+    req.tables.includes(stack.tables.names.playerMappings) &&
+    (req.op === 'DeleteItem' || (req.op === 'TransactWriteItems' && req.body.includes('"Delete"'))),
   auditPut: () => requestIs({ op: 'PutItem', table: stack.tables.names.operationLog }),
 };
 
@@ -329,7 +332,7 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
 
     it.each([
       ['the mapping query', 'Query', 250 - 98],
-      ['one mapping delete', 'DeleteItem', 1],
+      ['the delete transaction holding u-050', 'delete', 100],
     ] as const)(
       'commit and %s fail (250 members): the record and the mappings left are reclaimed by the reconciler',
       async (_what, op, mappingsLeft) => {
@@ -338,7 +341,10 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
         const gameId = newGame();
         proxy.fault({ match: at.commit(), mode: 'throttle' });
         const rollbackFault = proxy.fault({
-          match: requestIs({ op, table: stack.tables.names.playerMappings, ...(op === 'DeleteItem' ? { bodyIncludes: '"S":"u-050"' } : {}) }),
+          match:
+            op === 'Query'
+              ? requestIs({ op, table: stack.tables.names.playerMappings })
+              : (req) => at.mappingDelete()(req) && req.body.includes('"S":"u-050"'),
           mode: 'internal-error',
         });
 
