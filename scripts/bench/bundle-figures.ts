@@ -92,9 +92,16 @@ export function bytesByPackage(metafile: Metafile): [string, number][] {
   return [...by].sort((a, b) => b[1] - a[1]);
 }
 
-/** Milliseconds to import `file` in a fresh Node process (time inside the process, around the import). */
-function importOnce(file: string, nodeOptions: string, env: Record<string, string>): Promise<number> {
-  const script = `const t = performance.now(); await import(${JSON.stringify(`file://${file}`)}); process.stdout.write(String(performance.now() - t));`;
+export interface ImportTime {
+  /** Wall-clock milliseconds around the import. */
+  wall: number;
+  /** CPU milliseconds (user + system) the process spent on it: steadier than wall time on a shared machine. */
+  cpu: number;
+}
+
+/** Time to import `file` in a fresh Node process (measured inside the process, around the import). */
+function importOnce(file: string, nodeOptions: string, env: Record<string, string>): Promise<ImportTime> {
+  const script = `const c = process.cpuUsage(); const t = performance.now(); await import(${JSON.stringify(`file://${file}`)}); const wall = performance.now() - t; const u = process.cpuUsage(c); process.stdout.write(JSON.stringify({ wall, cpu: (u.user + u.system) / 1000 }));`;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
       env: { PATH: process.env.PATH ?? '', ...env, NODE_OPTIONS: nodeOptions },
@@ -105,7 +112,7 @@ function importOnce(file: string, nodeOptions: string, env: Record<string, strin
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(Number(out)) : reject(new Error(`import of ${file} failed (${code}):\n${err}`))));
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as ImportTime) : reject(new Error(`import of ${file} failed (${code}):\n${err}`))));
   });
 }
 
@@ -130,24 +137,26 @@ export async function importTimes(
   env: Record<string, string>,
   rounds: number,
   onProgress: (done: number) => void,
-): Promise<number[]> {
-  const samples = files.map(() => [] as number[]);
+): Promise<ImportTime[]> {
+  const samples = files.map(() => [] as ImportTime[]);
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < files.length; i++) samples[i]?.push(await importOnce(files[i] as string, nodeOptions, env));
     onProgress(r + 1);
   }
-  return samples.map(median);
+  return samples.map((xs) => ({ wall: median(xs.map((x) => x.wall)), cpu: median(xs.map((x) => x.cpu)) }));
 }
 
 export interface BundleFigures {
   packagedBytes: number;
   floorBytes: number;
-  /** Median import ms with the deployed NODE_OPTIONS, and without source maps for the decision. */
-  packagedMs: number;
-  floorMs: number;
-  packagedNoMapsMs: number;
-  floorNoMapsMs: number;
+  /** Median import times with the deployed NODE_OPTIONS. */
+  packaged: ImportTime;
+  floor: ImportTime;
+  /** The same with source maps toggled (the other side of the decision). */
+  packagedOther: ImportTime;
+  floorOther: ImportTime;
   nodeOptions: string;
+  otherOptions: string;
   topPackages: [string, number][];
 }
 
@@ -183,21 +192,24 @@ export async function measureBundles(env: Record<string, string>, rounds: number
     const meta = await buildLikeDeployed(join(ROOT, 'functions/register-runtime/handler.ts'), join(work, 'meta'));
     const nodeOptions = deployedNodeOptions();
     const files = [packagedFile, floor.file];
-    progress(`bundles: import times, ${rounds} rounds with NODE_OPTIONS="${nodeOptions}" and ${rounds} without...`);
-    const [packagedMs, floorMs] = await importTimes(files, nodeOptions, env, rounds, (n) => {
+    progress(`bundles: import times, ${rounds} rounds with the deployed NODE_OPTIONS="${nodeOptions}", ${rounds} with source maps toggled...`);
+    const [packagedTime, floorTime] = await importTimes(files, nodeOptions, env, rounds, (n) => {
       if (n % 5 === 0) progress(`  ${n}/${rounds}`);
     });
-    const [packagedNoMapsMs, floorNoMapsMs] = await importTimes(files, '', env, rounds, (n) => {
+    // The other side of the source-map decision.
+    const otherOptions = nodeOptions.includes('--enable-source-maps') ? '' : '--enable-source-maps';
+    const [packagedOther, floorOther] = await importTimes(files, otherOptions, env, rounds, (n) => {
       if (n % 5 === 0) progress(`  ${n}/${rounds}`);
     });
     return {
       packagedBytes: jsBytesUnder(dirname(packagedFile)),
       floorBytes: floor.jsBytes,
-      packagedMs: packagedMs as number,
-      floorMs: floorMs as number,
-      packagedNoMapsMs: packagedNoMapsMs as number,
-      floorNoMapsMs: floorNoMapsMs as number,
+      packaged: packagedTime as ImportTime,
+      floor: floorTime as ImportTime,
+      packagedOther: packagedOther as ImportTime,
+      floorOther: floorOther as ImportTime,
       nodeOptions,
+      otherOptions,
       topPackages: bytesByPackage(meta.metafile).slice(0, 8),
     };
   } finally {
