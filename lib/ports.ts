@@ -20,8 +20,6 @@ export class StoreConflictError extends Error {
 }
 
 export interface RuntimeRecordStore {
-  /** True when a runtime record for the game exists. */
-  exists(gameId: string, signal?: AbortSignal): Promise<boolean>;
   /** Inserts the `starting` record; StoreConflictError when one exists. */
   insertStarting(record: RuntimeRecord, opId: string, signal?: AbortSignal): Promise<void>;
   /**
@@ -34,10 +32,6 @@ export interface RuntimeRecordStore {
   deleteOwned(gameId: string, opId: string, signal?: AbortSignal): Promise<void>;
 }
 
-export interface EngineVersionStore {
-  /** The image_ref of the version, or undefined when it is not registered. */
-  imageRef(version: string, signal?: AbortSignal): Promise<string | undefined>;
-}
 
 /** One page of a listing; `after` continues it, undefined on the last page. */
 export interface Page<T> {
@@ -69,6 +63,29 @@ export interface EngineVersionRegistry {
   create(item: EngineVersion): Promise<{ created: true } | { created: false; existing: EngineVersion }>;
   /** Up to `limit` versions, in the store's order, after the version `after`. */
   page(limit: number, after?: string): Promise<Page<EngineVersion>>;
+}
+
+/** What steps 1 and 2 of a registration read. */
+export interface RecordAndVersion {
+  /**
+   * A runtime record for the game exists. Undefined when it was not read:
+   * the version was already known, and the conditional insert answers for
+   * the record (a refused insert is `conflict`: steps 1 and 3 are one
+   * request then).
+   */
+  recordExists: boolean | undefined;
+  /** The version's image_ref; undefined when the version is not registered. */
+  imageRef: string | undefined;
+}
+
+/**
+ * Steps 1 and 2 of a registration read together: the record's existence
+ * and the version's image_ref in one request in a fresh environment; a
+ * version already resolved is answered from memory (versions are
+ * immutable), a version not found is never remembered.
+ */
+export interface RegistrationReads {
+  read(gameId: string, version: string, signal?: AbortSignal): Promise<RecordAndVersion>;
 }
 
 export interface OperationLogStore {

@@ -9,13 +9,13 @@ import { HttpEngineClient } from './adapters/engine-client.ts';
 import { EventBridgeEventSender } from './adapters/eventbridge-publisher.ts';
 import { documentClient } from './adapters/dynamodb-conditions.ts';
 import { DynamoEngineVersionRegistry } from './adapters/engine-version-registry.ts';
-import { DynamoEngineVersionStore } from './adapters/engine-version-store.ts';
 import { KeyStore } from './adapters/idempotency-key-store.ts';
 import { DynamoOperationLogReader } from './adapters/operation-log-reader.ts';
 import { DynamoOperationLogStore } from './adapters/operation-log-store.ts';
 import { DynamoOutboxReader } from './adapters/outbox-reader.ts';
 import { DynamoRegistrationCommitter } from './adapters/registration-committer.ts';
 import { DynamoRuntimeReader } from './adapters/runtime-reader.ts';
+import { DynamoRegistrationReads } from './adapters/registration-reads.ts';
 import { DynamoRuntimeRecordStore } from './adapters/runtime-record-store.ts';
 import { DynamoStartingRecordReclaimer } from './adapters/starting-record-reclaimer.ts';
 import { PowertoolsTelemetry } from './adapters/telemetry.ts';
@@ -67,7 +67,8 @@ export function buildRegistration(
   const telemetry = o.telemetry ?? new PowertoolsTelemetry(metrics, log);
   const useCase = new RegisterRuntime({
     records: new DynamoRuntimeRecordStore(doc, config.tables.runtimeRecords),
-    versions: new DynamoEngineVersionStore(doc, config.tables.engineVersions),
+    // Built once per execution environment: it keeps resolved versions warm.
+    reads: new DynamoRegistrationReads(doc, config.tables),
     committer: new DynamoRegistrationCommitter(doc, config.tables),
     operationLog: new DynamoOperationLogStore(doc, config.tables.operationLog),
     engine: o.engine ?? new HttpEngineClient({ allowLoopback: config.engineAllowLoopback }),

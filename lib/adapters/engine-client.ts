@@ -4,21 +4,22 @@
  * - One attempt, no redirects followed, one time bound for the whole call
  *   (connect, answer and body).
  * - The engine's address is checked after DNS resolution and the checked
- *   address is the one connected to: an undici Agent's `connect.lookup`
- *   resolves the host with the injected resolver, checks every address with
- *   the address guard and hands back the checked one, so there is no second
- *   lookup. IP-literal hosts never reach a lookup and are checked up front.
+ *   address is the one connected to: ky's `fetch` is a small one over
+ *   node:http (pinned-fetch.ts) whose `lookup` resolves the host with the
+ *   injected resolver, checks every address with the address guard and
+ *   hands back the checked one, so there is no second lookup. IP-literal
+ *   hosts never reach a lookup and are checked up front.
  * - Failures are EngineCallError with short messages of our own; the
  *   underlying error (socket, DNS, parser) goes into `cause` for the logs.
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, type LookupFunction } from 'node:net';
 import ky from 'ky';
-import { Agent } from 'undici';
 import * as v from 'valibot';
 import type { EngineInitPlayer } from '../domain/engine-player.ts';
 import { type EngineClient, EngineCallError } from '../ports.ts';
 import { checkAddress } from './address-guard.ts';
+import { type PinnedFetch, pinnedFetch, StatusOutOfRangeError } from './pinned-fetch.ts';
 
 export interface ResolvedAddress {
   address: string;
@@ -119,13 +120,13 @@ export class HttpEngineClient implements EngineClient {
   private readonly allowLoopback: boolean;
   private readonly resolve: HostResolver;
   private readonly maxResponseBytes: number;
-  private readonly agent: Agent;
+  private readonly connection: PinnedFetch;
 
   constructor(options: HttpEngineClientOptions) {
     this.allowLoopback = options.allowLoopback;
     this.resolve = options.resolve ?? defaultResolve;
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-    this.agent = new Agent({ connect: { lookup: this.lookup } });
+    this.connection = pinnedFetch(this.lookup);
   }
 
   async init(endpoint: string, races: readonly string[], options: { timeoutMs: number }): Promise<EngineInitPlayer[]> {
@@ -150,8 +151,7 @@ export class HttpEngineClient implements EngineClient {
         redirect: 'manual',
         throwHttpErrors: false,
         signal,
-        // A fetch-only option: ky passes it to fetch() beside the Request it builds.
-        dispatcher: this.agent,
+        fetch: this.connection.fetch,
       });
     } catch (error) {
       throw this.transportError(error, signal, timeoutMs);
@@ -197,7 +197,7 @@ export class HttpEngineClient implements EngineClient {
 
   /** Closes the pooled connections; the client cannot be used afterwards. */
   async close(): Promise<void> {
-    await this.agent.close();
+    this.connection.close();
   }
 
   private assertAllowed(address: string): void {
@@ -208,7 +208,7 @@ export class HttpEngineClient implements EngineClient {
   }
 
   /**
-   * Connect-time lookup for the Agent. Every address the name resolves to
+   * Connect-time lookup of every connection to the engine. Every address the name resolves to
    * must be allowed (a name that points at a refused address at all is
    * refused, whatever else it points at); then the first one, in resolver
    * order, is handed back: the only address connected to.
@@ -245,6 +245,8 @@ export class HttpEngineClient implements EngineClient {
 
   private transportError(error: unknown, signal: AbortSignal, timeoutMs: number): EngineCallError {
     if (error instanceof EngineCallError) return error;
+    const outOfRange = findCause(error, StatusOutOfRangeError);
+    if (outOfRange !== undefined) return engineError('engine_protocol_violation', `engine answered HTTP ${outOfRange.status}`, error);
     const refused = findCause(error, AddressRefusedError);
     if (refused !== undefined) {
       return engineError('engine_address_refused', `engine address ${refused.address} is not allowed`, error);

@@ -1,6 +1,7 @@
 /**
- * RuntimeRecordStore on DynamoDB: the runtime record's existence check, its
- * conditional insert, and the op_id-guarded writes of a rollback.
+ * RuntimeRecordStore on DynamoDB: the runtime record's conditional insert
+ * and the op_id-guarded writes of a rollback (its existence is read with
+ * the engine version: registration-reads.ts).
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
@@ -18,18 +19,6 @@ export class DynamoRuntimeRecordStore implements RuntimeRecordStore {
     private readonly doc: DynamoDBDocumentClient,
     private readonly table: string,
   ) {}
-
-  async exists(gameId: string, signal?: AbortSignal): Promise<boolean> {
-    try {
-      const res = await this.doc.send(
-        new GetCommand({ TableName: this.table, Key: { game_id: gameId }, ProjectionExpression: 'game_id', ConsistentRead: true }),
-        { abortSignal: signal },
-      );
-      return res.Item !== undefined;
-    } catch (err) {
-      throw storeError('get runtime record', err);
-    }
-  }
 
   async insertStarting(record: RuntimeRecord, opId: string, signal?: AbortSignal): Promise<void> {
     try {

@@ -7,6 +7,7 @@
  *
  * Steps (the spec's lifecycle, one method each, in order):
  *  0. validateInput        - shape, the seed's eight checks, the stricter limits
+ *     readRecordAndVersion - steps 1 and 2 read in one request (none warm)
  *  1. rejectExisting       - a runtime record for the game exists -> conflict
  *  2. resolveImageRef      - target_engine_version -> image_ref
  *  3. insertStartingRecord - conditional insert of the `starting` record
@@ -39,10 +40,11 @@ import { buildSnapshotUpdate, type OutboxEvent, outboxEvent } from '../domain/sn
 import {
   EngineCallError,
   type EngineClient,
-  type EngineVersionStore,
   type Log,
   type OperationLogStore,
+  type RecordAndVersion,
   type RegistrationCommitter,
+  type RegistrationReads,
   type RuntimeRecordStore,
   StoreConflictError,
   StoreUnavailableError,
@@ -68,7 +70,7 @@ export type RegisterOutcome =
 
 export interface RegisterRuntimeDeps {
   records: RuntimeRecordStore;
-  versions: EngineVersionStore;
+  reads: RegistrationReads;
   committer: RegistrationCommitter;
   operationLog: OperationLogStore;
   engine: EngineClient;
@@ -136,8 +138,9 @@ export class RegisterRuntime {
     const op = this.begin(call);
     try {
       const request = this.validateInput(op);
-      await this.rejectExisting(op, request);
-      const imageRef = await this.resolveImageRef(op, request);
+      const read = await this.readRecordAndVersion(op, request);
+      this.rejectExisting(read);
+      const imageRef = this.resolveImageRef(request, read);
       const starting = await this.insertStartingRecord(op, request, imageRef);
       const players = await this.callEngineInit(op, request);
       this.validateRoster(request, players);
@@ -242,15 +245,23 @@ export class RegisterRuntime {
     return result.value;
   }
 
-  /** 1. A runtime record for the game exists -> conflict. */
-  private async rejectExisting(op: Operation, request: RegisterRequest): Promise<void> {
-    const exists = await this.store(() => this.deps.records.exists(request.game_id, op.signal));
-    if (exists) throw new StepFailure('conflict', 'runtime record already exists');
+  /**
+   * What steps 1 and 2 decide on, read together (spec, Telemetry -> Cost):
+   * one request in a fresh environment; none when the version is already
+   * known, and then step 1 is answered by step 3's conditional insert.
+   */
+  private async readRecordAndVersion(op: Operation, request: RegisterRequest): Promise<RecordAndVersion> {
+    return this.store(() => this.deps.reads.read(request.game_id, request.target_engine_version, op.signal));
+  }
+
+  /** 1. A runtime record for the game exists -> conflict (checked before the version: conflict wins). */
+  private rejectExisting(read: RecordAndVersion): void {
+    if (read.recordExists === true) throw new StepFailure('conflict', 'runtime record already exists');
   }
 
   /** 2. Resolve target_engine_version -> image_ref. */
-  private async resolveImageRef(op: Operation, request: RegisterRequest): Promise<string> {
-    const imageRef = await this.store(() => this.deps.versions.imageRef(request.target_engine_version, op.signal));
+  private resolveImageRef(request: RegisterRequest, read: RecordAndVersion): string {
+    const imageRef = read.imageRef;
     if (imageRef === undefined) {
       throw new StepFailure('engine_version_not_found', `engine version "${request.target_engine_version}" not found`);
     }

@@ -197,10 +197,10 @@ describe('serverless package (stage ci, no AWS credentials)', () => {
 
   it('grants registerRuntime exactly the DynamoDB actions it uses: the outbox item, and no EventBridge at all', () => {
     expect(dataGrants(roleOf(REGISTER))).toEqual({
-      RuntimeRecordsTable: sorted('dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'),
+      RuntimeRecordsTable: sorted('dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'),
       PlayerMappingsTable: sorted('dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:DeleteItem'),
       OperationLogTable: ['dynamodb:PutItem'],
-      EngineVersionsTable: ['dynamodb:GetItem'],
+      EngineVersionsTable: ['dynamodb:BatchGetItem'],
       IdempotencyTable: sorted('dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'),
       OutboxTable: sorted('dynamodb:PutItem', 'dynamodb:DeleteItem'),
     });

@@ -177,6 +177,37 @@ describe('Class: HttpEngineClient', () => {
       expect(engine.calls).toHaveLength(1);
     });
 
+    it('refuses a status a fetch Response cannot carry (HTTP 600) as a protocol violation', async () => {
+      // Prepare
+      const engineClient = client();
+      engine.setNextHandler((_req, res) => {
+        res.writeHead(600);
+        res.end('{"players":[]}');
+      });
+      // Act
+      const error = await failure(engineClient.init(engine.url, RACES, TIMEOUT));
+      // Assess
+      expect(error.code).toBe('engine_protocol_violation');
+      expect(error.message).toBe('engine init: engine answered HTTP 600');
+    });
+
+    it('reuses the connection it opened to the checked address: a second call makes no second lookup', async () => {
+      // Prepare
+      const lookups: string[] = [];
+      const engineClient = client({
+        resolve: async (hostname) => {
+          lookups.push(hostname);
+          return [{ address: '127.0.0.1', family: 4 }];
+        },
+      });
+      // Act
+      await engineClient.init(`http://galaxy-game-g1:${engine.port}/ok`, RACES, TIMEOUT);
+      await engineClient.init(`http://galaxy-game-g1:${engine.port}/ok`, RACES, TIMEOUT);
+      // Assess
+      expect(lookups).toEqual(['galaxy-game-g1']);
+      expect(engine.calls).toHaveLength(2);
+    });
+
     it('names the status in the message of a 503', async () => {
       // Prepare
       const engineClient = client();

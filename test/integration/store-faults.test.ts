@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, i
 import { loadConfig } from '../../lib/config.ts';
 import type { ReconcileStarting } from '../../lib/reconcile-starting/reconcile-starting.ts';
 import { buildReconciler } from '../../lib/wiring.ts';
-import { type DynamoProxy, type FaultMode, requestIs, startDynamoProxy } from '../support/dynamo-proxy.ts';
+import { type DynamoProxy, type FaultMode, type ProxiedRequest, requestIs, startDynamoProxy } from '../support/dynamo-proxy.ts';
 import { apiEvent, lambdaContext, RecordingLog, registerBody } from '../support/harness.ts';
 import { coldStart, type Handler, parse, type Stack, startStack } from '../support/stack.ts';
 
@@ -49,19 +49,22 @@ afterAll(async () => {
 
 /** The handler's requests, by step. */
 const at = {
-  recordRead: () => requestIs({ op: 'GetItem', table: stack.tables.names.runtimeRecords }),
-  versionRead: () => requestIs({ op: 'GetItem', table: stack.tables.names.engineVersions }),
+  /** Steps 1 and 2: the record and the version in one BatchGetItem (only in a fresh environment, or for a version not yet known). */
+  read: () => requestIs({ op: 'BatchGetItem' }),
   insert: () => requestIs({ op: 'PutItem', table: stack.tables.names.runtimeRecords }),
   // The commit is the transaction holding the compare-and-set and the audit entry.
   commit: () => requestIs({ op: 'TransactWriteItems', withUpdate: true, table: stack.tables.names.operationLog }),
-  mappingChunk: () => requestIs({ op: 'TransactWriteItems', withUpdate: false }),
+  mappingChunk: () => (req: ProxiedRequest) => requestIs({ op: 'TransactWriteItems', withUpdate: false })(req) && !req.body.includes('"Delete"'),
   // The rollback's first step: the outbox delete and the record's mark, in one transaction.
   abandon: () => (req: Parameters<ReturnType<typeof requestIs>>[0]) =>
     requestIs({ op: 'TransactWriteItems', table: stack.tables.names.outbox })(req) && !req.tables.includes(stack.tables.names.operationLog),
   // The consistent read-back of a commit whose answer was lost.
   readBack: () => requestIs({ op: 'GetItem', table: stack.tables.names.runtimeRecords, bodyIncludes: '#status' }),
   recordDelete: () => requestIs({ op: 'DeleteItem', table: stack.tables.names.runtimeRecords }),
-  mappingDelete: () => requestIs({ op: 'DeleteItem', table: stack.tables.names.playerMappings }),
+  /** The rollback's mapping deletes: transactions of conditional deletes (single deletes only as a fall-back). */
+  mappingDelete: () => (req: ProxiedRequest) =>
+    req.tables.includes(stack.tables.names.playerMappings) &&
+    (req.op === 'DeleteItem' || (req.op === 'TransactWriteItems' && req.body.includes('"Delete"'))),
   auditPut: () => requestIs({ op: 'PutItem', table: stack.tables.names.operationLog }),
 };
 
@@ -128,12 +131,10 @@ function lateReconciler(): ReconcileStarting {
 describe('Function: registerRuntime under store faults (DynamoDB Local through a faulting proxy)', () => {
   describe('the reads and the insert fail: 503, the engine never called, nothing left but the failure entry', () => {
     it.each<[string, keyof typeof at, FaultMode, string]>([
-      ['runtime-record read', 'recordRead', 'internal-error', 'get runtime record'],
-      ['runtime-record read', 'recordRead', 'throttle', 'get runtime record'],
-      ['runtime-record read', 'recordRead', 'drop', 'get runtime record'],
-      ['engine-version read', 'versionRead', 'internal-error', 'get engine version'],
-      ['engine-version read', 'versionRead', 'provisioned-throughput', 'get engine version'],
-      ['engine-version read', 'versionRead', 'drop', 'get engine version'],
+      ['record and version read', 'read', 'internal-error', 'get runtime record and engine version'],
+      ['record and version read', 'read', 'throttle', 'get runtime record and engine version'],
+      ['record and version read', 'read', 'provisioned-throughput', 'get runtime record and engine version'],
+      ['record and version read', 'read', 'drop', 'get runtime record and engine version'],
       ['insert (never landed)', 'insert', 'internal-error', 'insert runtime record'],
       ['insert (never landed)', 'insert', 'drop', 'insert runtime record'],
     ])('%s, %s', async (_what, step, mode, stepName) => {
@@ -141,6 +142,8 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
       const gameId = newGame();
       const fault = proxy.fault({ match: at[step](), mode });
       const engineCalls = stack.engine.calls.length;
+      // A fresh environment: warm, a known version is not read at all.
+      if (step === 'read') handler = await coldStart('../../functions/register-runtime/handler.ts');
 
       // Act
       const res = await register(gameId);
@@ -179,12 +182,13 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
 
   describe('a single fault the SDK retries past: the registration completes', () => {
     it.each<[string, keyof typeof at, FaultMode]>([
-      ['the version read fails once: the SDK retries past it', 'versionRead', 'internal-error'],
+      ['the record and version read fails once: the SDK retries past it', 'read', 'internal-error'],
       ['the insert lands unseen: its retry meets this operation\'s own record, which is no conflict', 'insert', 'commit-then-drop'],
     ])('%s: 201, whole', async (_what, step, mode) => {
       // Prepare: only the first attempt is faulted.
       const gameId = newGame();
       const fault = proxy.fault({ match: at[step](), mode, times: 1 });
+      if (step === 'read') handler = await coldStart('../../functions/register-runtime/handler.ts');
 
       // Act
       const res = await register(gameId);
@@ -391,7 +395,7 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
 
     it.each([
       ['the mapping query', 'Query', 250 - 97],
-      ['one mapping delete', 'DeleteItem', 1],
+      ['the delete transaction holding u-050', 'delete', 100],
     ] as const)(
       'commit and %s fail (250 members): the record and the mappings left are reclaimed by the reconciler',
       async (_what, op, mappingsLeft) => {
@@ -400,7 +404,10 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
         const gameId = newGame();
         proxy.fault({ match: at.commit(), mode: 'throttle' });
         const rollbackFault = proxy.fault({
-          match: requestIs({ op, table: stack.tables.names.playerMappings, ...(op === 'DeleteItem' ? { bodyIncludes: '"S":"u-050"' } : {}) }),
+          match:
+            op === 'Query'
+              ? requestIs({ op, table: stack.tables.names.playerMappings })
+              : (req) => at.mappingDelete()(req) && req.body.includes('"S":"u-050"'),
           mode: 'internal-error',
         });
 

@@ -5,7 +5,7 @@
  * entry and the outcome metric.
  */
 import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DynamoRegistrationCommitter } from '../../lib/adapters/registration-committer.ts';
@@ -91,20 +91,39 @@ function cancelled(codes: string[]) {
   });
 }
 
+/** Answers steps 1 and 2's BatchGetItem with these items (absent: not found). */
+function reads(items: { record?: Record<string, unknown>; version?: Record<string, unknown> }) {
+  ddb.on(BatchGetCommand).resolves({
+    Responses: { records: items.record ? [items.record] : [], versions: items.version ? [items.version] : [] },
+  });
+}
+
+/** The rollback's mapping deletes: in transactions of conditional deletes, or single deletes as the fall-back. */
+function mappingDeletes(): Record<string, any>[] {
+  return [...txItems().flatMap((i) => (i.Delete?.TableName === 'mappings' ? [i.Delete] : [])), ...deletesOf('mappings')];
+}
+
 /**
  * The rollback of an attempted commit: one transaction deleting the outbox
  * item and marking the record (if still this operation's), then this
  * operation's mappings, then the record, in that order.
  */
 function expectRolledBack(opId: string) {
-  const abandon = calls(TransactWriteCommand).at(-1)?.args[0].input as { TransactItems: Record<string, any>[] };
+  const all = ddb.calls().map((c) => c.args[0] as { constructor: { name: string }; input: Record<string, any> });
+  const abandonAt = all.findIndex((c) => c.input.TransactItems?.[0]?.Delete?.TableName === 'outbox');
+  const abandon = all[abandonAt]?.input as { TransactItems: Record<string, any>[] };
   expect(abandon.TransactItems[0]).toEqual({ Delete: { TableName: 'outbox', Key: { event_id: opId } } });
   expect(abandon.TransactItems[1]?.Update).toMatchObject({ TableName: 'records', Key: { game_id: 'g-1' }, ConditionExpression: 'op_id = :op' });
-  const mappingDeletes = deletesOf('mappings');
-  expect(mappingDeletes.map((d) => (d as { Key: { user_id: string } }).Key.user_id).sort()).toEqual(['u-001', 'u-002']);
-  for (const d of mappingDeletes) expect(d).toMatchObject({ ConditionExpression: 'op_id = :op', ExpressionAttributeValues: { ':op': opId } });
-  const order = ddb.commandCalls(DeleteCommand).map((c) => c.args[0].input.TableName);
-  expect(order).toEqual(['mappings', 'mappings', 'records']);
+  const deletes = mappingDeletes();
+  expect([...new Set(deletes.map((d) => d.Key.user_id as string))].sort()).toEqual(['u-001', 'u-002']);
+  for (const d of deletes) expect(d).toMatchObject({ ConditionExpression: 'op_id = :op', ExpressionAttributeValues: { ':op': opId } });
+  const mappingsAt = all.findIndex(
+    (c, i) => i > abandonAt && (c.input.TableName === 'mappings' || c.input.TransactItems?.some((t: Record<string, any>) => t.Delete?.TableName === 'mappings')) && !('KeyConditionExpression' in c.input),
+  );
+  const recordAt = all.findIndex((c) => c.input.TableName === 'records' && 'Key' in c.input && !('ProjectionExpression' in c.input) && c.constructor.name === 'DeleteCommand');
+  expect(abandonAt).toBeGreaterThanOrEqual(0);
+  expect(mappingsAt).toBeGreaterThan(abandonAt);
+  expect(recordAt).toBeGreaterThan(mappingsAt);
 }
 
 function expectFailureAudited(code: string) {
@@ -128,8 +147,7 @@ beforeEach(() => {
   engine = new StubEngine();
   telemetry = new RecordingTelemetry();
   log = new RecordingLog();
-  ddb.on(GetCommand, { TableName: 'records' }).resolves({});
-  ddb.on(GetCommand, { TableName: 'versions' }).resolves({ Item: { image_ref: 'img:1.4.2' } });
+  reads({ version: { image_ref: 'img:1.4.2' } });
   ddb.on(PutCommand).resolves({});
   ddb.on(TransactWriteCommand).resolves({});
   ddb.on(QueryCommand).resolves({ Items: [] });
@@ -138,11 +156,13 @@ beforeEach(() => {
 
 describe('Class: RegisterRuntime', () => {
   describe('Method: register — success', () => {
-    it('costs four DynamoDB requests: record read, version read, insert, one commit transaction (with the outbox item)', async () => {
+    it('costs three DynamoDB requests: record and version read together, insert, one commit transaction (with the outbox item)', async () => {
       const res = await register(registerBody('g-1', ENDPOINT));
       expect(res.status).toBe(201);
-      expect(ddb.calls()).toHaveLength(4);
-      expect(calls(GetCommand)).toHaveLength(2);
+      expect(ddb.calls()).toHaveLength(3);
+      const read = calls(BatchGetCommand)[0]?.args[0].input as { RequestItems: Record<string, { Keys: unknown[]; ConsistentRead?: boolean }> };
+      expect(read.RequestItems.records).toMatchObject({ Keys: [{ game_id: 'g-1' }], ConsistentRead: true });
+      expect(read.RequestItems.versions).toMatchObject({ Keys: [{ version: '1.4.2' }] });
       expect(calls(PutCommand, 'records')).toHaveLength(1);
       const tx = txItems();
       expect(tx.filter((i) => i.Put?.TableName === 'mappings')).toHaveLength(2);
@@ -198,7 +218,7 @@ describe('Class: RegisterRuntime', () => {
     it('validation: invalid_request, nothing read or written but the audit entry', async () => {
       const res = await register({ ...registerBody('g-1', ENDPOINT), turn_schedule: ' ' });
       expect(res).toEqual({ status: 400, body: { error: { code: 'invalid_request', message: 'turn schedule must not be empty' } } });
-      expect(calls(GetCommand)).toHaveLength(0);
+      expect(calls(BatchGetCommand)).toHaveLength(0);
       expect(engine.calls).toBe(0);
       expectFailureAudited('invalid_request');
       expect(opLogEntries()[0]?.game_id).toBe('g-1');
@@ -212,7 +232,7 @@ describe('Class: RegisterRuntime', () => {
     });
 
     it('existing record: conflict, nothing inserted, nothing deleted', async () => {
-      ddb.on(GetCommand, { TableName: 'records' }).resolves({ Item: { game_id: 'g-1' } });
+      reads({ record: { game_id: 'g-1' }, version: { image_ref: 'img:1.4.2' } });
       const res = await register(registerBody('g-1', ENDPOINT));
       expect(res).toEqual({ status: 409, body: { error: { code: 'conflict', message: 'runtime record already exists' } } });
       expect(calls(PutCommand, 'records')).toHaveLength(0);
@@ -230,13 +250,13 @@ describe('Class: RegisterRuntime', () => {
       expectFailureAudited('conflict');
     });
 
-    it.each([
-      ['runtime record read', 'records', 'get runtime record: store request failed'],
-      ['engine version read', 'versions', 'get engine version: store request failed'],
-    ])('store error at the %s: service_unavailable naming the step, no raw SDK text, no rollback', async (_what, table, message) => {
-      ddb.on(GetCommand, { TableName: table }).rejects(new Error('socket hang up ECONNRESET 10.0.0.1'));
+    it('store error at the record and version read: service_unavailable naming the step, no raw SDK text, no rollback', async () => {
+      ddb.on(BatchGetCommand).rejects(new Error('socket hang up ECONNRESET 10.0.0.1'));
       const res = await register(registerBody('g-1', ENDPOINT));
-      expect(res).toEqual({ status: 503, body: { error: { code: 'service_unavailable', message } } });
+      expect(res).toEqual({
+        status: 503,
+        body: { error: { code: 'service_unavailable', message: 'get runtime record and engine version: store request failed' } },
+      });
       expect(ddb.commandCalls(DeleteCommand)).toHaveLength(0);
       expectFailureAudited('service_unavailable');
     });
@@ -254,7 +274,7 @@ describe('Class: RegisterRuntime', () => {
     });
 
     it('unknown engine version: engine_version_not_found, no rollback', async () => {
-      ddb.on(GetCommand, { TableName: 'versions' }).resolves({});
+      reads({});
       const res = await register(registerBody('g-1', ENDPOINT));
       expect(res).toEqual({ status: 404, body: { error: { code: 'engine_version_not_found', message: 'engine version "1.4.2" not found' } } });
       expect(calls(PutCommand, 'records')).toHaveLength(0);
@@ -331,7 +351,7 @@ describe('Class: RegisterRuntime', () => {
       expect(res.status).toBe(409);
       expect(res.body.error.code).toBe('conflict');
       // A refused condition did not land: nothing is read back.
-      expect(calls(GetCommand, 'records')).toHaveLength(1);
+      expect(calls(GetCommand, 'records')).toHaveLength(0);
       expectRolledBack(insertedOpId());
       expectFailureAudited('conflict');
     });
@@ -393,7 +413,7 @@ describe('Class: RegisterRuntime', () => {
       expect(answer.statusCode).toBe(503);
       expect(JSON.parse(answer.body).error.code).toBe('service_unavailable');
       expect(engine.calls).toBe(0);
-      expect(calls(GetCommand)).toHaveLength(0);
+      expect(calls(BatchGetCommand)).toHaveLength(0);
       expect(opLogEntries()[0]).toMatchObject({ game_id: 'g-1', error_code: 'service_unavailable' });
       expect(telemetry.outcomes).toEqual([{ outcome: 'failure', error_code: 'service_unavailable' }]);
     });
@@ -493,7 +513,7 @@ describe('Class: RegisterRuntime', () => {
     });
 
     it('a failed audit write is logged and the answer stands', async () => {
-      ddb.on(GetCommand, { TableName: 'versions' }).resolves({});
+      reads({});
       ddb.on(PutCommand, { TableName: 'oplog' }).rejects(new Error('oplog down'));
       const res = await register(registerBody('g-1', ENDPOINT));
       expect(res.status).toBe(404);

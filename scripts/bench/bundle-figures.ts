@@ -1,0 +1,218 @@
+/**
+ * Cold-start figures for the bench: the registerRuntime bundle as
+ * `serverless package` builds it (serverless.yml custom.esbuild) against
+ * its floor, a bundle of only the AWS SDK clients and commands it uses,
+ * built with the same esbuild settings. Both are imported in fresh Node
+ * processes with the deployed NODE_OPTIONS, alternately, many times; the
+ * median is printed. Also: where the bytes go (esbuild metafile).
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type BuildOptions, type Metafile } from 'esbuild';
+import { parse } from 'yaml';
+import { packageService, unpackFunction } from '../../test/support/bundled-lambda.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The SDK the register function uses, constructed as the handler does at import: the floor. */
+const SDK_ONLY_ENTRY = `
+import { DynamoDBClient, DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { BatchGetCommand, DeleteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+const dynamo = new DynamoDBClient({ maxAttempts: 3 });
+export const clients = { doc: DynamoDBDocumentClient.from(dynamo), events: new EventBridgeClient({ maxAttempts: 2 }) };
+export const commands = [DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand, PutEventsCommand, BatchGetCommand, DeleteCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand];
+export const handler = async () => ({ statusCode: 200 });
+`;
+
+interface Serverless {
+  provider: { environment: Record<string, string> };
+  custom: { esbuild: Record<string, unknown> };
+}
+
+function serverlessYml(): Serverless {
+  // CloudFormation tags (!GetAtt, !Sub) are left unresolved: only plain settings are read.
+  return parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as Serverless;
+}
+
+/** The NODE_OPTIONS the functions are deployed with ('' when none). */
+export function deployedNodeOptions(): string {
+  return String(serverlessYml().provider.environment.NODE_OPTIONS ?? '');
+}
+
+/** serverless.yml's custom.esbuild as esbuild options (what serverless-esbuild hands esbuild). */
+function deployedEsbuildOptions(): BuildOptions {
+  const e = serverlessYml().custom.esbuild;
+  return {
+    bundle: e.bundle as boolean,
+    minify: e.minify as boolean,
+    sourcemap: e.sourcemap as boolean,
+    sourcesContent: e.sourcesContent as boolean,
+    target: e.target as string,
+    platform: e.platform as 'node',
+    format: e.format as 'esm',
+    mainFields: e.mainFields as string[],
+    banner: e.banner as Record<string, string>,
+    ...(e.splitting === true ? { splitting: true } : {}),
+    outExtension: { '.js': String(e.outputFileExtension ?? '.js') },
+    external: (e.external as string[] | undefined) ?? [],
+  };
+}
+
+export interface BundleBuild {
+  /** The entry's output file. */
+  file: string;
+  /** Bytes of every .js file written (the entry and any chunks). */
+  jsBytes: number;
+  metafile: Metafile;
+}
+
+/** Builds an entry with the deployed esbuild settings into outdir. */
+export async function buildLikeDeployed(entry: string, outdir: string): Promise<BundleBuild> {
+  const result = await build({ ...deployedEsbuildOptions(), entryPoints: [entry], outdir, metafile: true, write: true, logLevel: 'silent' });
+  writeFileSync(join(outdir, 'package.json'), '{"type":"module"}\n');
+  const outputs = Object.entries(result.metafile.outputs).filter(([name]) => name.endsWith('.js'));
+  const entryOut = outputs.find(([, o]) => o.entryPoint !== undefined);
+  if (entryOut === undefined) throw new Error('no entry output');
+  return { file: join(process.cwd(), entryOut[0]), jsBytes: outputs.reduce((n, [, o]) => n + o.bytes, 0), metafile: result.metafile };
+}
+
+/** Bytes in the output per package (node_modules/<pkg>), largest first. */
+export function bytesByPackage(metafile: Metafile): [string, number][] {
+  const by = new Map<string, number>();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [file, info] of Object.entries(output.inputs)) {
+      const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file)?.[1] ?? '(project sources)';
+      by.set(pkg, (by.get(pkg) ?? 0) + info.bytesInOutput);
+    }
+  }
+  return [...by].sort((a, b) => b[1] - a[1]);
+}
+
+export interface ImportTime {
+  /** Wall-clock milliseconds around the import. */
+  wall: number;
+  /** CPU milliseconds (user + system) the process spent on it: steadier than wall time on a shared machine. */
+  cpu: number;
+}
+
+/** Time to import `file` in a fresh Node process (measured inside the process, around the import). */
+function importOnce(file: string, nodeOptions: string, env: Record<string, string>): Promise<ImportTime> {
+  const script = `const c = process.cpuUsage(); const t = performance.now(); await import(${JSON.stringify(`file://${file}`)}); const wall = performance.now() - t; const u = process.cpuUsage(c); process.stdout.write(JSON.stringify({ wall, cpu: (u.user + u.system) / 1000 }));`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      env: { PATH: process.env.PATH ?? '', ...env, NODE_OPTIONS: nodeOptions },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as ImportTime) : reject(new Error(`import of ${file} failed (${code}):\n${err}`))));
+  });
+}
+
+/** Bytes of the .js files under dir (the bundle and any chunks; not the source maps). */
+function jsBytesUnder(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && entry.name.endsWith('.js')) total += statSync(join(entry.parentPath, entry.name)).size;
+  }
+  return total;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+};
+
+/** Median import times of several files, measured alternately (so drift hits all alike). */
+export async function importTimes(
+  files: string[],
+  nodeOptions: string,
+  env: Record<string, string>,
+  rounds: number,
+  onProgress: (done: number) => void,
+): Promise<ImportTime[]> {
+  const samples = files.map(() => [] as ImportTime[]);
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < files.length; i++) samples[i]?.push(await importOnce(files[i] as string, nodeOptions, env));
+    onProgress(r + 1);
+  }
+  return samples.map((xs) => ({ wall: median(xs.map((x) => x.wall)), cpu: median(xs.map((x) => x.cpu)) }));
+}
+
+export interface BundleFigures {
+  packagedBytes: number;
+  floorBytes: number;
+  /** Median import times with the deployed NODE_OPTIONS. */
+  packaged: ImportTime;
+  floor: ImportTime;
+  /** The same with source maps toggled (the other side of the decision). */
+  packagedOther: ImportTime;
+  floorOther: ImportTime;
+  nodeOptions: string;
+  otherOptions: string;
+  topPackages: [string, number][];
+}
+
+/**
+ * Packages the service (slow: about a minute), builds the floor and the
+ * register handler with esbuild for the metafile, and times the imports.
+ */
+export async function measureBundles(env: Record<string, string>, rounds: number, progress: (m: string) => void): Promise<BundleFigures> {
+  const work = mkdtempSync(join(tmpdir(), 'gm-bench-bundles-'));
+  try {
+    progress('bundles: serverless package (about a minute)...');
+    const packaged = await packageService('bench', 300_000);
+    let packagedFile: string;
+    try {
+      const task = join(work, 'register');
+      unpackFunction(join(packaged.pkg, 'registerRuntime.zip'), task);
+      packagedFile = join(task, 'functions/register-runtime/handler.js');
+    } finally {
+      packaged.remove();
+    }
+    progress('bundles: esbuild floor (SDK clients only) and metafile of the register handler...');
+    // The floor's imports resolve from this project's node_modules.
+    const floorDir = join(ROOT, '.bench-floor');
+    mkdirSync(floorDir, { recursive: true });
+    const floorSrc = join(floorDir, 'sdk-only.mjs');
+    writeFileSync(floorSrc, SDK_ONLY_ENTRY);
+    let floor: BundleBuild;
+    try {
+      floor = await buildLikeDeployed(floorSrc, join(work, 'floor'));
+    } finally {
+      rmSync(floorDir, { recursive: true, force: true });
+    }
+    const meta = await buildLikeDeployed(join(ROOT, 'functions/register-runtime/handler.ts'), join(work, 'meta'));
+    const nodeOptions = deployedNodeOptions();
+    const files = [packagedFile, floor.file];
+    progress(`bundles: import times, ${rounds} rounds with the deployed NODE_OPTIONS="${nodeOptions}", ${rounds} with source maps toggled...`);
+    const [packagedTime, floorTime] = await importTimes(files, nodeOptions, env, rounds, (n) => {
+      if (n % 5 === 0) progress(`  ${n}/${rounds}`);
+    });
+    // The other side of the source-map decision.
+    const otherOptions = nodeOptions.includes('--enable-source-maps') ? '' : '--enable-source-maps';
+    const [packagedOther, floorOther] = await importTimes(files, otherOptions, env, rounds, (n) => {
+      if (n % 5 === 0) progress(`  ${n}/${rounds}`);
+    });
+    return {
+      packagedBytes: jsBytesUnder(dirname(packagedFile)),
+      floorBytes: floor.jsBytes,
+      packaged: packagedTime as ImportTime,
+      floor: floorTime as ImportTime,
+      packagedOther: packagedOther as ImportTime,
+      floorOther: floorOther as ImportTime,
+      nodeOptions,
+      otherOptions,
+      topPackages: bytesByPackage(meta.metafile).slice(0, 8),
+    };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
