@@ -6,6 +6,7 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { expect, vi } from 'vitest';
+import { type Answer, answerProblems, recordViolation } from './contract.ts';
 import { createTestTables, type TestTables } from './dynamo.ts';
 import { type EngineServer, HEALTHY_PLAYER, startEngineServer } from './engine-server.ts';
 import { type EventBridgeDouble, startEventBridgeServer } from './eventbridge-server.ts';
@@ -50,11 +51,37 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
   };
 }
 
-/** Imports a handler module afresh, so it reads the current environment at "cold start". */
+/**
+ * Imports a handler module afresh, so it reads the current environment at
+ * "cold start". The handler returned checks every HTTP answer against the
+ * published contract (docs/openapi.yaml), routing by the event's method and
+ * path: a violation rejects the call and is recorded, so that the test
+ * fails even if it swallowed the rejection (test/support/contract-setup.ts).
+ */
 export async function coldStart<T = Handler>(modulePath: string): Promise<T> {
   vi.resetModules();
   const mod = (await import(modulePath)) as { handler: T };
-  return mod.handler;
+  return checkedAgainstContract(mod.handler);
+}
+
+function checkedAgainstContract<T>(handler: T): T {
+  if (typeof handler !== 'function') return handler;
+  const checked = async (...args: unknown[]) => {
+    const result = await (handler as (...a: unknown[]) => Promise<unknown>)(...args);
+    const http = (args[0] as Partial<APIGatewayProxyEventV2> | undefined)?.requestContext?.http;
+    const path = (args[0] as Partial<APIGatewayProxyEventV2> | undefined)?.rawPath;
+    // Only HTTP events have an answer to check (the reconciler's schedule event has none).
+    if (http?.method && typeof path === 'string') {
+      const problems = answerProblems(http.method, path, (result ?? {}) as Answer);
+      if (problems.length > 0) {
+        const message = `answer does not match docs/openapi.yaml:\n  ${problems.join('\n  ')}`;
+        recordViolation(message);
+        throw new Error(message);
+      }
+    }
+    return result;
+  };
+  return checked as T;
 }
 
 export function parse(result: APIGatewayProxyStructuredResultV2): { status: number; body: any; headers: Record<string, unknown> } {
