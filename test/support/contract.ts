@@ -293,6 +293,23 @@ export function checkAnswer(method: string, path: string, answer: Answer): void 
   if (problems.length > 0) throw new Error(`answer does not match docs/openapi.yaml:\n  ${problems.join('\n  ')}`);
 }
 
+/**
+ * For an API Gateway (payload 2.0) event and the handler's result: checks the
+ * answer against the document, routed by the event's method and raw path;
+ * on a violation records it and throws. Other events (a schedule, a stream)
+ * have no HTTP answer and pass.
+ */
+export function checkHttpAnswerOf(event: unknown, result: unknown): void {
+  const e = event as { rawPath?: unknown; requestContext?: { http?: { method?: unknown } } } | undefined;
+  const method = e?.requestContext?.http?.method;
+  if (typeof method !== 'string' || typeof e?.rawPath !== 'string') return;
+  const problems = answerProblems(method, e.rawPath, (result ?? {}) as Answer);
+  if (problems.length === 0) return;
+  const message = `answer does not match docs/openapi.yaml:\n  ${problems.join('\n  ')}`;
+  recordViolation(message);
+  throw new Error(message);
+}
+
 // ---------------------------------------------------------------------------
 // Request bodies and the event.
 

@@ -6,7 +6,7 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { expect, vi } from 'vitest';
-import { type Answer, answerProblems, recordViolation } from './contract.ts';
+import { checkHttpAnswerOf } from './contract.ts';
 import { createTestTables, type TestTables } from './dynamo.ts';
 import { type EngineServer, HEALTHY_PLAYER, startEngineServer } from './engine-server.ts';
 import { type EventBridgeDouble, startEventBridgeServer } from './eventbridge-server.ts';
@@ -68,17 +68,7 @@ function checkedAgainstContract<T>(handler: T): T {
   if (typeof handler !== 'function') return handler;
   const checked = async (...args: unknown[]) => {
     const result = await (handler as (...a: unknown[]) => Promise<unknown>)(...args);
-    const http = (args[0] as Partial<APIGatewayProxyEventV2> | undefined)?.requestContext?.http;
-    const path = (args[0] as Partial<APIGatewayProxyEventV2> | undefined)?.rawPath;
-    // Only HTTP events have an answer to check (the reconciler's schedule event has none).
-    if (http?.method && typeof path === 'string') {
-      const problems = answerProblems(http.method, path, (result ?? {}) as Answer);
-      if (problems.length > 0) {
-        const message = `answer does not match docs/openapi.yaml:\n  ${problems.join('\n  ')}`;
-        recordViolation(message);
-        throw new Error(message);
-      }
-    }
+    checkHttpAnswerOf(args[0], result);
     return result;
   };
   return checked as T;

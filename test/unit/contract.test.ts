@@ -9,6 +9,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../lib/domain/errors.ts';
 import { ERROR_STATUS } from '../../lib/http/errors.ts';
+import { ABANDONED_CODE } from '../../lib/reconcile-starting/reconcile-starting.ts';
 import {
   answerProblems,
   checkAnswer,
@@ -132,6 +133,16 @@ describe('the document and the code agree', () => {
       const [code, status] = entry.split(' ') as [keyof typeof ERROR_STATUS, string];
       expect(ERROR_STATUS[code], entry).toBe(Number(status));
     }
+  });
+
+  it('the operation-log error codes are the registration codes of the register route, the reconciler code, and "" for success', () => {
+    const register = responses()
+      .filter((r) => r.method === 'POST' && r.template === '/internal/v1/runtimes')
+      .flatMap((r) => codesOf(r.response))
+      // A replay, a 422 and a request_in_progress are not registrations: they write no entry.
+      .filter((code) => code !== 'request_in_progress' && code !== 'idempotency_key_reused');
+    const documented = (contract().doc.components as Obj).schemas.Operation.properties.error_code.enum as string[];
+    expect([...documented].sort()).toEqual(['', ABANDONED_CODE, ...register].sort());
   });
 
   it('route_not_found is documented as handler-only, not on any route (API Gateway answers unrouted requests)', () => {
