@@ -146,10 +146,10 @@ function explain(errors: ErrorObject[] | null | undefined, what: string): string
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
 
-function templateRegExp(template: string): RegExp {
+function templateRegExp(template: string, capture = false): RegExp {
   const source = template
     .split(/(\{[^}]+\})/)
-    .map((part) => (part.startsWith('{') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .map((part) => (part.startsWith('{') ? (capture ? '([^/]+)' : '[^/]+') : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
     .join('');
   return new RegExp(`^${source}$`);
 }
@@ -323,6 +323,75 @@ export function requestBodyProblems(method: string, path: string, body: unknown)
   if (!isObject(media)) return [`${op.method} ${op.template}: no application/json request body`];
   const validate = compileAt(`${op.method} ${op.template} request`, media.schema ?? {});
   return validate(body) ? [] : explain(validate.errors, `${op.method} ${op.template}: request body`);
+}
+
+/** A sample API Gateway (payload 2.0) request, as in events/. */
+export interface RequestEvent {
+  rawPath: string;
+  rawQueryString?: string;
+  headers?: Record<string, string | undefined>;
+  body?: string | null;
+  isBase64Encoded?: boolean;
+  requestContext: { http: { method: string } };
+}
+
+/** A path segment as the function sees it in `pathParameters` (decoded; malformed escapes kept as they are). */
+function decodePathSegment(segment: string | undefined): string | undefined {
+  if (segment === undefined) return undefined;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** The parameters of an operation (path-level ones, overridden by the operation's own), resolved. */
+function parametersOf(op: OperationRef): JsonObject[] {
+  const item = (contract().doc.paths as JsonObject)[op.template] as JsonObject;
+  const byKey = new Map<string, JsonObject>();
+  for (const raw of [...((item.parameters as Json[]) ?? []), ...((op.operation.parameters as Json[]) ?? [])]) {
+    const param = resolve(raw);
+    if (isObject(param)) byKey.set(`${String(param.in)} ${String(param.name).toLowerCase()}`, param);
+  }
+  return [...byKey.values()];
+}
+
+/**
+ * What is wrong with a whole request by the document: its route, path and
+ * query parameters, declared headers and JSON body; [] when it conforms.
+ */
+export function requestProblems(event: RequestEvent): string[] {
+  const method = event.requestContext.http.method;
+  const op = findOperation(method, event.rawPath);
+  if (!op) return [`${method.toUpperCase()} ${event.rawPath}: no documented route serves it`];
+  const where = `${op.method} ${op.template}`;
+  const names = [...op.template.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
+  const values = templateRegExp(op.template, true).exec(event.rawPath)?.slice(1) ?? [];
+  const pathValues = new Map(names.map((name, i) => [name, values[i]]));
+  const query = new URLSearchParams(event.rawQueryString ?? '');
+  const headers = lowerCaseHeaders(event.headers);
+  const problems: string[] = [];
+  for (const param of parametersOf(op)) {
+    const name = String(param.name);
+    let raw: string | undefined;
+    if (param.in === 'path') raw = decodePathSegment(pathValues.get(name));
+    else if (param.in === 'query') raw = query.get(name) ?? undefined;
+    else if (param.in === 'header') raw = headers.get(name.toLowerCase());
+    if (raw === undefined) {
+      if (param.required === true) problems.push(`${where}: required ${String(param.in)} parameter ${name} is missing`);
+      continue;
+    }
+    const validate = compileAt(`${where} ${String(param.in)} ${name}`, param.schema ?? {});
+    if (!validate(headerValue(raw, param.schema))) problems.push(...explain(validate.errors, `${where}: ${String(param.in)} ${name}`));
+  }
+  const text = event.body == null ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  let body: unknown;
+  try {
+    body = text === undefined ? undefined : JSON.parse(text);
+  } catch {
+    return [...problems, `${where}: body is not JSON`];
+  }
+  return [...problems, ...requestBodyProblems(method, event.rawPath, body)];
 }
 
 export function checkRequestBody(method: string, path: string, body: unknown): void {

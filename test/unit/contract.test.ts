@@ -18,13 +18,19 @@ import {
   findOperation,
   handlerOnlyErrors,
   operations,
+  type RequestEvent,
   requestBodyProblems,
+  requestProblems,
   resolve,
   snapshotDetailProblems,
 } from '../support/contract.ts';
 
 const EVENTS_DIR = fileURLToPath(new URL('../../events/', import.meta.url));
-/** Samples whose body is deliberately outside the request schema; each must FAIL it. */
+/**
+ * Samples of invalid requests (a body, path or query parameter or header
+ * outside the document): each must FAIL the request validation; every other
+ * sample must pass it. Add a new invalid sample here.
+ */
 const INVALID_REQUEST_SAMPLES = new Set(['invalid-request.json']);
 
 type Obj = Record<string, any>;
@@ -159,15 +165,13 @@ describe('the samples in events/', () => {
     for (const name of INVALID_REQUEST_SAMPLES) expect(samples).toContain(name);
   });
 
-  it.each(samples)('%s: its route is documented and its body matches (or, if listed invalid, fails) the request schema', (name) => {
+  it.each(samples)('%s: its route is documented and the request matches (or, if listed invalid, fails) the document', (name) => {
     const event = JSON.parse(readFileSync(`${EVENTS_DIR}${name}`, 'utf8')) as Obj;
     const method = event.requestContext.http.method as string;
     const op = findOperation(method, event.rawPath);
     expect(op, `${method} ${event.rawPath}`).toBeDefined();
     expect(event.routeKey).toBe(`${op!.method} ${op!.template}`);
-    const text = event.body == null ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-    const body = text === undefined ? undefined : JSON.parse(text);
-    const problems = requestBodyProblems(method, event.rawPath, body);
+    const problems = requestProblems(event as RequestEvent);
     if (INVALID_REQUEST_SAMPLES.has(name)) expect(problems, 'an invalid sample passes the request schema').not.toEqual([]);
     else expect(problems).toEqual([]);
   });
@@ -233,6 +237,51 @@ describe('checkAnswer (the guard itself fails when it should)', () => {
     expect(findOperation('GET', '/internal/v1/engine-versions')?.template).toBe('/internal/v1/engine-versions');
     expect(findOperation('PUT', '/internal/v1/engine-versions/1.4.2')?.template).toBe('/internal/v1/engine-versions/{version}');
     expect(findOperation('POST', '/internal/v1/runtimes/g-1')).toBeUndefined();
+  });
+});
+
+describe('requestProblems (whole requests: parameters, headers, body)', () => {
+  const get = (rawPath: string, rawQueryString = '', headers: Record<string, string> = {}): RequestEvent => ({
+    rawPath,
+    rawQueryString,
+    headers,
+    requestContext: { http: { method: 'GET' } },
+  });
+
+  it('accepts conforming reads, and _unidentified only on the operations route', () => {
+    expect(requestProblems(get('/internal/v1/runtimes/g-1'))).toEqual([]);
+    expect(requestProblems(get('/internal/v1/runtimes/_unidentified/operations', 'limit=100&cursor=abc'))).toEqual([]);
+    expect(requestProblems(get('/internal/v1/runtimes/_unidentified'))).not.toEqual([]);
+    expect(requestProblems(get('/internal/v1/engine-versions', 'limit=1'))).toEqual([]);
+  });
+
+  it.each([
+    ['a game id out of its character set', get('/internal/v1/runtimes/g%20x')],
+    ['limit 0', get('/internal/v1/runtimes/g-1/operations', 'limit=0')],
+    ['limit 101', get('/internal/v1/engine-versions', 'limit=101')],
+    ['limit not a number', get('/internal/v1/engine-versions', 'limit=ten')],
+    ['an empty cursor', get('/internal/v1/engine-versions', 'cursor=')],
+    ['a version with a space', get('/internal/v1/engine-versions/1.4%202')],
+  ])('rejects %s', (_name, event) => {
+    expect(requestProblems(event)).not.toEqual([]);
+  });
+
+  it('checks the Idempotency-Key header of the register route', () => {
+    const post = (key: string): RequestEvent => ({
+      rawPath: '/internal/v1/runtimes',
+      headers: { 'idempotency-key': key },
+      body: JSON.stringify({
+        game_id: 'g-1',
+        engine_endpoint: 'http://galaxy-game-1:8080',
+        members: [{ user_id: 'u-1', race_name: 'Zorgons' }],
+        target_engine_version: '1.4.2',
+        turn_schedule: '0 * * * *',
+      }),
+      requestContext: { http: { method: 'POST' } },
+    });
+    expect(requestProblems(post('k-1'))).toEqual([]);
+    expect(requestProblems(post('k'.repeat(256)))).not.toEqual([]);
+    expect(requestProblems(post('k\u00e9'))).not.toEqual([]);
   });
 });
 
