@@ -15,9 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalEnvironment, LOCAL_ENGINE_PORT, startLocalEnvironment } from '../../scripts/local-env.ts';
 import { lambdaContext } from '../support/harness.ts';
+import { coldStart } from '../support/stack.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EVENTS = join(ROOT, 'events');
@@ -131,8 +132,8 @@ describe('the samples through the real handler on the local environment', () => 
   beforeAll(async () => {
     local = await startLocalEnvironment();
     Object.assign(process.env, local.env, { POWERTOOLS_LOG_LEVEL: 'SILENT' });
-    vi.resetModules();
-    ({ handler } = (await import('../../functions/register-runtime/handler.ts')) as { handler: Handler });
+    // Cold-started through the harness, so every sample's answer is also checked against docs/openapi.yaml.
+    handler = await coldStart<Handler>('../../functions/register-runtime/handler.ts');
   }, 120_000);
 
   afterAll(async () => {
