@@ -11,6 +11,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
 import { outcomeAnswer } from '../../lib/http/responses.ts';
+import { checkAnswer } from '../support/contract.ts';
 import type { EngineInitPlayer } from '../../lib/domain/engine-player.ts';
 import { EngineCallError, type EngineClient } from '../../lib/ports.ts';
 import { buildRegistration } from '../../lib/wiring.ts';
@@ -59,6 +60,8 @@ async function register(body: unknown) {
     remainingTimeMs: () => 25_000,
   });
   const answer = outcomeAnswer(outcome);
+  // Every answer of the spec's failure table also conforms to the published contract.
+  checkAnswer('POST', '/internal/v1/runtimes', answer);
   return { status: answer.statusCode, body: JSON.parse(answer.body) };
 }
 
