@@ -3,8 +3,12 @@
  * contract (an HTTP answer of a cold-started handler, a Detail received by the
  * EventBridge double), even if the test itself caught the error.
  */
-import { afterAll, afterEach } from 'vitest';
+import { afterAll, afterEach, inject } from 'vitest';
 import { takeViolations } from './contract.ts';
+
+// Where checked answers are noted for the coverage report of the global teardown.
+const coverageDir = inject('contractCoverageDir');
+if (coverageDir) process.env.CONTRACT_COVERAGE_DIR = coverageDir;
 
 function failOnViolations(): void {
   const violations = takeViolations();

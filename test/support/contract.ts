@@ -12,7 +12,8 @@
  * kept in a process-wide list that test/support/contract-setup.ts checks
  * after each test, so a violation swallowed by a test still fails it.
  */
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
@@ -304,10 +305,56 @@ export function checkHttpAnswerOf(event: unknown, result: unknown): void {
   const method = e?.requestContext?.http?.method;
   if (typeof method !== 'string' || typeof e?.rawPath !== 'string') return;
   const problems = answerProblems(method, e.rawPath, (result ?? {}) as Answer);
-  if (problems.length === 0) return;
+  if (problems.length === 0) {
+    noteCovered(method, e.rawPath, (result ?? {}) as Answer);
+    return;
+  }
   const message = `answer does not match docs/openapi.yaml:\n  ${problems.join('\n  ')}`;
   recordViolation(message);
   throw new Error(message);
+}
+
+// ---------------------------------------------------------------------------
+// Coverage: which documented answers the tests produced. Each worker appends
+// what it saw to CONTRACT_COVERAGE_DIR (set by the integration setup); the
+// global teardown reports the documented answers no test produced.
+
+/** `METHOD template status code` of an answer (code empty for a success). */
+function answerKey(op: OperationRef, status: number, code: string | undefined): string {
+  return `${op.method} ${op.template} ${status} ${code ?? ''}`.trimEnd();
+}
+
+function noteCovered(method: string, path: string, answer: Answer): void {
+  const dir = process.env.CONTRACT_COVERAGE_DIR;
+  const op = findOperation(method, path);
+  if (!dir || !op) return;
+  const parsed = parseBody(answer.body);
+  const code = parsed.ok ? errorCodeOf(parsed.value) : undefined;
+  appendFileSync(join(dir, `${process.pid}.txt`), `${answerKey(op, answer.statusCode ?? 200, code)}\n`);
+}
+
+/** Every answer the document promises: one key per route, status and error code. */
+export function documentedAnswers(): string[] {
+  const keys: string[] = [];
+  for (const op of operations()) {
+    for (const [status, raw] of Object.entries((op.operation.responses ?? {}) as JsonObject)) {
+      const response = resolve(raw) as JsonObject;
+      const schema = ((response.content as JsonObject | undefined)?.['application/json'] as JsonObject | undefined)?.schema;
+      const codes = (((schema as any)?.properties?.error?.properties?.code?.enum ?? []) as string[]).filter(Boolean);
+      if (codes.length === 0) keys.push(answerKey(op, Number(status), undefined));
+      for (const code of codes) keys.push(answerKey(op, Number(status), code));
+    }
+  }
+  return keys;
+}
+
+/** The documented answers that none of the coverage files in `dir` recorded. */
+export function uncoveredAnswers(dir: string): { seen: number; missing: string[] } {
+  const seen = new Set<string>();
+  for (const file of readdirSync(dir)) {
+    for (const line of readFileSync(join(dir, file), 'utf8').split('\n')) if (line) seen.add(line);
+  }
+  return { seen: seen.size, missing: documentedAnswers().filter((key) => !seen.has(key)) };
 }
 
 // ---------------------------------------------------------------------------
