@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { type LocalDynamo, startDynamoDbLocal } from '../../infra/local-stack.ts';
-import { uncoveredAnswers } from './contract.ts';
 
 let dynamo: LocalDynamo | undefined;
 
@@ -19,25 +18,13 @@ export async function setup(project: TestProject): Promise<void> {
   project.provide('dynamoEndpoint', dynamo.endpoint);
   coverageDir = mkdtempSync(join(tmpdir(), 'gm-contract-coverage-'));
   project.provide('contractCoverageDir', coverageDir);
+  // For the summary reporter (this process), which reports the coverage before the closing line.
+  process.env.CONTRACT_COVERAGE_DIR = coverageDir;
 }
 
 export async function teardown(): Promise<void> {
   await dynamo?.stop();
-  if (coverageDir) {
-    reportContractCoverage(coverageDir);
-    rmSync(coverageDir, { recursive: true, force: true });
-  }
-}
-
-/**
- * Lists the answers docs/openapi.yaml documents that no test of this run
- * produced (a report, not a failure: a run of a single file covers little).
- */
-function reportContractCoverage(dir: string): void {
-  const { seen, missing } = uncoveredAnswers(dir);
-  if (seen === 0) return;
-  const lines = missing.length === 0 ? ['every documented answer was produced'] : [`${missing.length} documented answers no test produced:`, ...missing];
-  console.log(`[contract coverage] ${lines.join('\n  ')}`);
+  if (coverageDir) rmSync(coverageDir, { recursive: true, force: true });
 }
 
 declare module 'vitest' {
