@@ -24,6 +24,7 @@ export default defineConfig({
           ...shared,
           name: 'integration',
           include: ['test/integration/**/*.test.ts', 'test/deploy/**/*.test.ts'],
+          setupFiles: [...shared.setupFiles, 'test/support/contract-setup.ts'],
           globalSetup: ['test/support/global-setup.ts'],
         },
       },

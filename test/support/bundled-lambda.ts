@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inflateRawSync } from 'node:zlib';
+import { checkHttpAnswerOf } from './contract.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RIC_LOADER = join(ROOT, 'node_modules/serverless-offline/src/lambda/handler-runner/in-process-runner/aws-lambda-ric/UserFunction.js');
@@ -300,9 +301,14 @@ export async function startBundledFunction(taskRoot: string, handlerString: stri
     invoke(event, context = { kind: 'lambda' }) {
       const id = ++nextId;
       const ctx = context.kind === 'lambda' ? { kind: 'lambda', remainingMs: context.remainingMs ?? 28_000 } : context;
-      return new Promise((resolve, reject) => {
+      const answer = new Promise<Json>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         child.stdin?.write(`${JSON.stringify({ id, event, context: ctx })}\n`);
+      });
+      // An HTTP answer of the bundle is checked against docs/openapi.yaml, as coldStart() does.
+      return answer.then((result) => {
+        checkHttpAnswerOf(event, result);
+        return result;
       });
     },
     exited,

@@ -20,6 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { recordViolation, snapshotDetailProblems } from './contract.ts';
 
 export type EventBridgeMode = 'ok' | 'failed-entry' | 'http-500' | 'hang';
 
@@ -66,6 +67,8 @@ export interface EventBridgeServerOptions {
 }
 
 const JSON_11 = 'application/x-amz-json-1.1';
+/** The published event whose Detail the contract describes. */
+const SNAPSHOT_DETAIL_TYPE = 'runtime_snapshot_update';
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -98,6 +101,19 @@ function toReceived(raw: Record<string, unknown>, mode: EventBridgeMode): Receiv
     accepted: false,
     raw,
   };
+}
+
+/**
+ * Every runtime_snapshot_update Detail received is checked against the
+ * published event schema; a violation is recorded for the test that caused
+ * it (test/support/contract-setup.ts fails it), whatever the double answers.
+ */
+function checkPublishedDetail(entry: ReceivedEntry): void {
+  if (entry.DetailType !== SNAPSHOT_DETAIL_TYPE) return;
+  const problems = snapshotDetailProblems(entry.detail);
+  if (problems.length > 0) {
+    recordViolation(`published Detail does not match docs/events/runtime_snapshot_update.schema.json:\n  ${problems.join('\n  ')}\n  Detail: ${entry.Detail}`);
+  }
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -136,6 +152,7 @@ export async function startEventBridgeServer(options: EventBridgeServerOptions =
     const current = modeFor?.(received) ?? mode;
     for (const entry of received) entry.mode = current;
     entries.push(...received);
+    for (const entry of received) checkPublishedDetail(entry);
 
     switch (current) {
       case 'ok': {

@@ -6,6 +6,7 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { expect, vi } from 'vitest';
+import { checkHttpAnswerOf } from './contract.ts';
 import { createTestTables, type TestTables } from './dynamo.ts';
 import { type EngineServer, HEALTHY_PLAYER, startEngineServer } from './engine-server.ts';
 import { type EventBridgeDouble, startEventBridgeServer } from './eventbridge-server.ts';
@@ -52,11 +53,27 @@ export async function startStack(extraEnv: Record<string, string> = {}): Promise
   };
 }
 
-/** Imports a handler module afresh, so it reads the current environment at "cold start". */
+/**
+ * Imports a handler module afresh, so it reads the current environment at
+ * "cold start". The handler returned checks every HTTP answer against the
+ * published contract (docs/openapi.yaml), routing by the event's method and
+ * path: a violation rejects the call and is recorded, so that the test
+ * fails even if it swallowed the rejection (test/support/contract-setup.ts).
+ */
 export async function coldStart<T = Handler>(modulePath: string): Promise<T> {
   vi.resetModules();
   const mod = (await import(modulePath)) as { handler: T };
-  return mod.handler;
+  return checkedAgainstContract(mod.handler);
+}
+
+function checkedAgainstContract<T>(handler: T): T {
+  if (typeof handler !== 'function') return handler;
+  const checked = async (...args: unknown[]) => {
+    const result = await (handler as (...a: unknown[]) => Promise<unknown>)(...args);
+    checkHttpAnswerOf(args[0], result);
+    return result;
+  };
+  return checked as T;
 }
 
 export function parse(result: APIGatewayProxyStructuredResultV2): { status: number; body: any; headers: Record<string, unknown> } {

@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DynamoRegistrationCommitter } from '../../lib/adapters/registration-committer.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { outcomeAnswer } from '../../lib/http/responses.ts';
+import { checkAnswer } from '../support/contract.ts';
 import type { EngineInitPlayer } from '../../lib/domain/engine-player.ts';
 import { EngineCallError, type EngineClient } from '../../lib/ports.ts';
 import type { RegisterCall } from '../../lib/register-runtime/register-runtime.ts';
@@ -58,6 +59,8 @@ async function register(body: unknown) {
   const { useCase } = build();
   const outcome = await useCase.register(newCall(body));
   const answer = outcomeAnswer(outcome);
+  // Every answer of the spec's failure table also conforms to the published contract.
+  checkAnswer('POST', '/internal/v1/runtimes', answer);
   return { status: answer.statusCode, body: JSON.parse(answer.body) };
 }
 
