@@ -31,7 +31,7 @@ const EVENTS_DIR = fileURLToPath(new URL('../../events/', import.meta.url));
  * outside the document): each must FAIL the request validation; every other
  * sample must pass it. Add a new invalid sample here.
  */
-const INVALID_REQUEST_SAMPLES = new Set(['invalid-request.json']);
+const INVALID_REQUEST_SAMPLES = new Set(['invalid-request.json', 'engine-version-put-invalid.json', 'read-runtime-invalid.json']);
 
 type Obj = Record<string, any>;
 
