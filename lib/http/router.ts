@@ -44,6 +44,10 @@ export function param(values: Record<string, string | undefined> | null | undefi
   return typeof value === 'string' ? value : undefined;
 }
 
+function hasEmptySegment(path: string): boolean {
+  return path.length > 1 && (path.endsWith('/') || path.includes('//'));
+}
+
 export function routedHandler(routes: readonly RouteSpec[]) {
   const router = httpRouterHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>({
     routes: routes.map((r) => ({ method: r.method, path: r.path, handler: r.handler as never })),
@@ -66,6 +70,11 @@ export function routedHandler(routes: readonly RouteSpec[]) {
       // The router needs a method and a path; an event without them is no route's.
       const http = event?.requestContext?.http;
       if (typeof http?.method !== 'string' || typeof http.path !== 'string') return errorAnswer('route_not_found', NOT_FOUND_MESSAGE);
+      // An empty path segment (`/engine-versions/`, `//`) names no route: the
+      // router would otherwise take a trailing slash for the route without it.
+      if (hasEmptySegment(http.path) || (typeof event.rawPath === 'string' && hasEmptySegment(event.rawPath))) {
+        return errorAnswer('route_not_found', NOT_FOUND_MESSAGE);
+      }
       return router(event, context);
     });
 }

@@ -220,11 +220,15 @@ export function answerProblems(method: string, path: string, answer: Answer): st
   const op = findOperation(method, path);
   const headers = lowerCaseHeaders(answer.headers);
   const parsed = parseBody(answer.body);
+  const code = parsed.ok ? errorCodeOf(parsed.value) : undefined;
+  const handlerOnly = handlerOnlyErrors().some((e) => e.status === status && e.code === code);
 
-  if (!op) {
-    // Only a handler-only error (route_not_found) may answer a request no route serves.
+  // Only a handler-only error (route_not_found) may answer a request no route
+  // serves; it may also answer a documented route's request handed to a
+  // function that does not serve that route (invoked directly, not through
+  // API Gateway).
+  if (!op || handlerOnly) {
     const allowed = handlerOnlyErrors().filter((e) => e.status === status);
-    const code = parsed.ok ? errorCodeOf(parsed.value) : undefined;
     const problems: string[] = [];
     if (!allowed.some((e) => e.code === code)) {
       problems.push(`${where}: no documented route serves it, and the answer is not one of x-handler-only-errors (got code ${String(code)})`);
@@ -267,7 +271,6 @@ export function answerProblems(method: string, path: string, answer: Answer): st
     const header = resolve(raw);
     if (isObject(header)) declared.set(name.toLowerCase(), header);
   }
-  const code = parsed.ok ? errorCodeOf(parsed.value) : undefined;
   for (const [name, header] of declared) {
     const value = headers.get(name);
     const forCodes = Array.isArray(header['x-required-for-codes']) ? (header['x-required-for-codes'] as Json[]).map(String) : undefined;

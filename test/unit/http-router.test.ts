@@ -44,6 +44,17 @@ describe('routedHandler', () => {
       expect(JSON.parse(String(res.body)).error.code).toBe('route_not_found');
     }
   });
+
+  it('answers a path with an empty segment with route_not_found, not the route without it', async () => {
+    const list = routedHandler([{ method: 'GET', path: '/things', handler: async () => jsonAnswer(200, { things: [] }) }]);
+    for (const path of ['/things/', '//things', '/things//']) {
+      const event = routeEvent('GET', '/things');
+      const res = await list({ ...event, rawPath: path, requestContext: { ...event.requestContext, http: { ...event.requestContext.http, path } } }, lambdaContext());
+      expect(res.statusCode, path).toBe(404);
+      expect(JSON.parse(String(res.body)).error.code).toBe('route_not_found');
+    }
+    expect((await list(routeEvent('GET', '/things'), lambdaContext())).statusCode).toBe(200);
+  });
 });
 
 describe('DynamoEngineVersionRegistry.create', () => {
