@@ -1,0 +1,87 @@
+/**
+ * The deploy-time checks of infra/deploy-checks.cjs (the osls plugin), each
+ * forced with a service definition that breaks exactly one rule. Packaging
+ * the real serverless.yml (test/deploy/package.test.ts) covers the passing
+ * side; these cover every refusal without running the framework.
+ */
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+
+type Checks = { hooks: Record<string, () => void> };
+type ChecksClass = new (serverless: unknown, options: unknown, utils: unknown) => Checks;
+
+const GameMasterDeployChecks = createRequire(import.meta.url)('../../infra/deploy-checks.cjs') as ChecksClass;
+
+class FrameworkError extends Error {}
+
+interface Overrides {
+  registerTimeout?: number;
+  env?: Record<string, string>;
+  maximumRecordAgeInSeconds?: number;
+  vpc?: { subnetIds: string; securityGroupIds: string };
+}
+
+/** A service as osls hands it to the plugin, with the deployed values unless overridden. */
+function service(o: Overrides = {}) {
+  return {
+    classes: { Error: FrameworkError },
+    service: {
+      provider: {
+        stage: 'ci',
+        environment: {
+          ENGINE_TIMEOUT_MS: '10000',
+          STARTING_TIMEOUT_S: '120',
+          OUTBOX_TTL_S: '604800',
+          ENGINE_ALLOW_LOOPBACK: 'false',
+          ...o.env,
+        },
+      },
+      functions: {
+        registerRuntime: { timeout: o.registerTimeout ?? 28 },
+        reconcileStarting: { timeout: 50 },
+        publishSnapshots: { events: [{ stream: { maximumRecordAgeInSeconds: o.maximumRecordAgeInSeconds ?? 3600 } }] },
+      },
+      custom: { engineVpc: o.vpc ?? { subnetIds: '', securityGroupIds: '' } },
+    },
+  };
+}
+
+function run(hook: string, o: Overrides = {}): void {
+  const sls = service(o);
+  const checks = new GameMasterDeployChecks(sls, {}, { log: {} });
+  checks.hooks[hook]?.();
+}
+
+describe('infra/deploy-checks.cjs', () => {
+  it('accepts the deployed values on package and on deploy', () => {
+    expect(() => run('before:package:initialize')).not.toThrow();
+    expect(() => run('before:deploy:deploy')).not.toThrow();
+  });
+
+  it.each([
+    ['a register timeout above 29 s (the HTTP API gives up at 30 s)', { registerTimeout: 30 }, /at most 29 s/],
+    ['an engine timeout that leaves no room for the 2 s rollback reserve', { env: { ENGINE_TIMEOUT_MS: '27000' } }, /rollback reserve/],
+    ['a STARTING_TIMEOUT_S not above the register timeout', { env: { STARTING_TIMEOUT_S: '28' } }, /STARTING_TIMEOUT_S .* must exceed/],
+    ['an OUTBOX_TTL_S not above the relay retry window', { env: { OUTBOX_TTL_S: '3600' } }, /OUTBOX_TTL_S \(3600 s\) must exceed/],
+    ['an OUTBOX_TTL_S below a longer retry window', { maximumRecordAgeInSeconds: 700_000 }, /OUTBOX_TTL_S .* must exceed/],
+    ['a timeout that is not a positive integer', { env: { ENGINE_TIMEOUT_MS: 'ten' } }, /positive integer/],
+  ] as const)('refuses %s when packaging', (_what, overrides, message) => {
+    expect(() => run('before:package:initialize', overrides)).toThrow(message);
+  });
+
+  it('refuses to deploy loopback engines, but lets local runs use them', () => {
+    const loopback = { env: { ENGINE_ALLOW_LOOPBACK: 'true' } };
+    expect(() => run('before:deploy:deploy', loopback)).toThrow(/ENGINE_ALLOW_LOOPBACK is true/);
+    expect(() => run('before:invoke:local:invoke', loopback)).not.toThrow();
+  });
+
+  it('attaches registerRuntime to the VPC only when both lists are given', () => {
+    const sls = service({ vpc: { subnetIds: 'subnet-a, subnet-b', securityGroupIds: 'sg-1' } });
+    new GameMasterDeployChecks(sls, {}, { log: {} }).hooks.initialize?.();
+    expect((sls.service.functions.registerRuntime as { vpc?: unknown }).vpc).toEqual({
+      subnetIds: ['subnet-a', 'subnet-b'],
+      securityGroupIds: ['sg-1'],
+    });
+    expect(() => run('initialize', { vpc: { subnetIds: 'subnet-a', securityGroupIds: '' } })).toThrow(/both engineSubnetIds and engineSecurityGroupIds/);
+  });
+});
