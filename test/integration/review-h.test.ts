@@ -12,9 +12,9 @@ import { TransactWriteItemsCommand, type TransactWriteItemsCommandInput } from '
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
 import { buildRegistration } from '../../lib/wiring.ts';
-import { type DynamoProxy, startDynamoProxy } from '../support/dynamo-proxy.ts';
+import { type DynamoProxy, type ProxiedRequest, requestIs, startDynamoProxy } from '../support/dynamo-proxy.ts';
 import { apiEvent, type LogLine, lambdaContext, RecordingLog, RecordingTelemetry, registerBody } from '../support/harness.ts';
-import { type Handler, parse, type Stack, startStack } from '../support/stack.ts';
+import { coldStart, type Handler, parse, type Stack, startStack } from '../support/stack.ts';
 
 const HANDLER = '../../functions/register-runtime/handler.ts';
 
@@ -89,6 +89,41 @@ describe('review: the deadline guard answers while the commit transaction is in 
       // operation has one outcome metric.
       expect(rows.log.map((e) => e.outcome)).toEqual(['success']);
       expect(telemetry.outcomes).toHaveLength(1);
+    },
+  );
+});
+
+describe('review: a commit that landed unseen, whose read-back and rollback mark both fail', () => {
+  it.fails(
+    'KNOWN DEFECT: the registration stands running (outbox item on the stream, not reclaimable), yet its success entry is replaced by a failure entry',
+    async () => {
+      // Prepare: a fresh environment on the proxy; the commit lands but every
+      // answer is dropped, the consistent read-back fails, and the rollback's
+      // first step (outbox delete + mark, one transaction) fails.
+      const handler = await coldStart(HANDLER);
+      const gameId = newGame();
+      const tables = stack.tables.names;
+      proxy.fault({ match: requestIs({ op: 'TransactWriteItems', withUpdate: true, table: tables.operationLog, bodyIncludes: gameId }), mode: 'commit-then-drop' });
+      proxy.fault({ match: requestIs({ op: 'GetItem', table: tables.runtimeRecords, bodyIncludes: gameId }), mode: 'internal-error' });
+      proxy.fault({
+        match: (req: ProxiedRequest) =>
+          requestIs({ op: 'TransactWriteItems', table: tables.outbox })(req) && !req.tables.includes(tables.operationLog),
+        mode: 'internal-error',
+      });
+
+      // Act
+      const res = parse(await handler(apiEvent(registerBody(gameId, stack.engine.url)), lambdaContext()));
+      proxy.clearFaults();
+
+      // Assess: the registration was not undone: it stands whole, and will be announced.
+      expect(res.status).toBe(503);
+      const rows = await stack.tables.rowsOf(gameId);
+      expect(rows.records).toEqual([expect.objectContaining({ status: 'running' })]);
+      expect(rows.mappings).toHaveLength(2);
+      expect(await stack.tables.outboxOf(gameId)).toHaveLength(1);
+      // Spec: the audit never disagrees with the tables (step 9); the failure
+      // entry may replace the success entry only once the commit was undone.
+      expect(rows.log.map((e) => e.outcome)).toEqual(['success']);
     },
   );
 });
