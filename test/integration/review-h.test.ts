@@ -127,3 +127,39 @@ describe('review: a commit that landed unseen, whose read-back and rollback mark
     },
   );
 });
+
+describe('review: a warm environment (version known) meets an existing record', () => {
+  it('answers conflict as a cold one does, through the refused insert alone, and leaves the standing record and its rows untouched', async () => {
+    // Prepare: a fresh environment; a first registration warms the version cache
+    // and creates the record that the next call meets.
+    const handler = await coldStart(HANDLER);
+    const gameId = newGame();
+    const first = parse(await handler(apiEvent(registerBody(gameId, stack.engine.url)), lambdaContext()));
+    expect(first.status).toBe(201);
+    const before = await stack.tables.rowsOf(gameId);
+    const outboxBefore = await stack.tables.outboxOf(gameId);
+    const engineCalls = stack.engine.calls.length;
+    const from = proxy.requests.length;
+
+    // Act
+    const res = parse(await handler(apiEvent(registerBody(gameId, stack.engine.url)), lambdaContext()));
+
+    // Assess: the same answer as the cold path's step 1.
+    expect(res.status).toBe(409);
+    expect(res.body).toEqual({ error: { code: 'conflict', message: 'runtime record already exists' } });
+    // No read: the conditional insert answered (then the failure entry).
+    expect(proxy.requests.slice(from).map((r) => r.op)).toEqual(['PutItem', 'PutItem']);
+    expect(stack.engine.calls.length).toBe(engineCalls);
+    const after = await stack.tables.rowsOf(gameId);
+    expect(after.records).toEqual(before.records);
+    expect(after.mappings).toEqual(before.mappings);
+    expect(await stack.tables.outboxOf(gameId)).toEqual(outboxBefore);
+    expect(after.log.map((e) => [e.outcome, e.error_code])).toEqual(
+      expect.arrayContaining([
+        ['success', ''],
+        ['failure', 'conflict'],
+      ]),
+    );
+    expect(after.log).toHaveLength(2);
+  });
+});
