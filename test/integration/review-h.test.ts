@@ -8,7 +8,12 @@
  * asserts what the spec requires and is marked `it.fails` so the suite
  * stays green until the fix lands; the fix must drop `.fails`.
  */
-import { TransactWriteItemsCommand, type TransactWriteItemsCommandInput } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteItemCommand,
+  type DeleteItemCommandInput,
+  TransactWriteItemsCommand,
+  type TransactWriteItemsCommandInput,
+} from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
 import { buildRegistration } from '../../lib/wiring.ts';
@@ -162,4 +167,53 @@ describe('review: a warm environment (version known) meets an existing record', 
     );
     expect(after.log).toHaveLength(2);
   });
+});
+
+describe('review: Safe retries, a key re-taken after its first holder\'s deadline', () => {
+  it.fails(
+    'KNOWN DEFECT: the first holder\'s late release (an unconditional Delete) frees the key its retry holds: a third call runs instead of request_in_progress',
+    async () => {
+      // Prepare: call A's deadline has passed when it takes the key (1 ms left:
+      // its in-progress expiry is now), so it fails at once and releases the
+      // key; that release is held by the proxy (it lands late, below).
+      const { safeRetries } = buildRegistration(loadConfig(), { log: new RecordingLog(), telemetry: new RecordingTelemetry() });
+      const gameId = newGame();
+      const body = JSON.stringify(registerBody(gameId, stack.engine.url));
+      const key = `review-h-${gameId}`;
+      const call = (remaining: number, ref: string) => ({
+        body,
+        isBase64Encoded: false,
+        opSource: 'lobby_internal',
+        sourceRef: ref,
+        remainingTimeMs: () => remaining,
+      });
+      const isKeyRelease = (req: { target: string; body: string }) =>
+        req.target.endsWith('DeleteItem') && req.body.includes(stack.tables.names.idempotency);
+      proxy.holdIf(isKeyRelease);
+      const release = proxy.nextHeld();
+
+      // Act: A takes the key and fails; its release is held.
+      const a = safeRetries.handle(call(1, 'call-a'), key);
+      const heldRelease = await Promise.race([release, a.then(() => Promise.reject(new Error('A answered before releasing its key')))]);
+      // B (Lobby's retry, after A's deadline) takes the key and is held in the engine.
+      const engine = stack.engine.holdNext();
+      const b = safeRetries.handle(call(28_000, 'call-b'), key);
+      await Promise.race([engine.arrived, b.then(() => Promise.reject(new Error('B answered before reaching the engine')))]);
+      // A's release lands now, late.
+      await stack.tables.client.send(new DeleteItemCommand(JSON.parse(heldRelease.body) as DeleteItemCommandInput));
+      // C arrives while B still runs.
+      const c = await safeRetries.handle(call(28_000, 'call-c'), key);
+      engine.release();
+      const answerB = await b;
+      proxy.holdIf(undefined);
+      await a;
+
+      // Assess: B ran; C must not have run (spec: same key while the first call is still running: 409 request_in_progress, nothing runs).
+      expect(answerB.statusCode).toBe(201);
+      const rows = await stack.tables.rowsOf(gameId);
+      expect(rows.log.filter((e) => e.source_ref === 'call-c')).toEqual([]);
+      expect(c.statusCode).toBe(409);
+      expect(JSON.parse(String(c.body)).error.code).toBe('request_in_progress');
+    },
+  );
 });
