@@ -1,0 +1,219 @@
+/**
+ * Black-box review probes (wt-h) of the merged register path on DynamoDB
+ * Local behind the fault proxy: interactions between the deadline guard's
+ * `abandon`, the lost-commit read-back and the operation log's
+ * failure-replaces-success condition.
+ *
+ * A case named "KNOWN DEFECT" reproduces a confirmed spec violation: it
+ * asserts what the spec requires and is marked `it.fails` so the suite
+ * stays green until the fix lands; the fix must drop `.fails`.
+ */
+import {
+  DeleteItemCommand,
+  type DeleteItemCommandInput,
+  TransactWriteItemsCommand,
+  type TransactWriteItemsCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../../lib/config.ts';
+import { buildRegistration } from '../../lib/wiring.ts';
+import { type DynamoProxy, type ProxiedRequest, requestIs, startDynamoProxy } from '../support/dynamo-proxy.ts';
+import { apiEvent, type LogLine, lambdaContext, RecordingLog, RecordingTelemetry, registerBody } from '../support/harness.ts';
+import { coldStart, type Handler, parse, type Stack, startStack } from '../support/stack.ts';
+
+const HANDLER = '../../functions/register-runtime/handler.ts';
+
+let stack: Stack;
+let proxy: DynamoProxy;
+let counter = 0;
+const newGame = () => `g-review-h-${++counter}`;
+
+/** A recording log that can be awaited for a line: a latch on what the operation does next. */
+class WaitingLog extends RecordingLog {
+  readonly #waiters: { message: string; resolve: (line: LogLine) => void }[] = [];
+  override info(message: string, extra: Record<string, unknown>): void {
+    super.info(message, extra);
+    for (const w of this.#waiters.filter((w) => w.message === message)) w.resolve(this.lines.at(-1) as LogLine);
+  }
+  waitFor(message: string): Promise<LogLine> {
+    return new Promise((resolve) => this.#waiters.push({ message, resolve }));
+  }
+}
+
+beforeAll(async () => {
+  proxy = await startDynamoProxy(inject('dynamoEndpoint'));
+  stack = await startStack({ AWS_ENDPOINT_URL_DYNAMODB: proxy.url });
+});
+
+afterAll(async () => {
+  proxy?.holdIf(undefined);
+  await proxy?.close();
+  await stack?.close();
+});
+
+describe('review: the deadline guard answers while the commit transaction is in flight', () => {
+  it.fails(
+    'KNOWN DEFECT: the commit lands, then the guard audits: a failure entry replaces the success entry beside a standing registration, and two outcome metrics',
+    async () => {
+      // Prepare: the commit transaction (the one with the compare-and-set and
+      // the operation-log Put) is held by the proxy, never answered; the test
+      // applies it to DynamoDB Local itself (the commit lands, its answer is
+      // never seen). The guard fires 2.5 s after the start.
+      const { registerRuntimeHandler } = await import(HANDLER);
+      const log = new WaitingLog();
+      const telemetry = new RecordingTelemetry();
+      const guarded = registerRuntimeHandler(buildRegistration(loadConfig(), { log, telemetry }), {
+        deadlineGuardMs: 22_500,
+      }) as Handler;
+      const gameId = newGame();
+      const isCommit = (req: { target: string; body: string }) =>
+        req.target.endsWith('TransactWriteItems') &&
+        req.body.includes('"Update"') &&
+        req.body.includes(stack.tables.names.operationLog) &&
+        req.body.includes(gameId);
+      proxy.holdIf(isCommit);
+      const held = proxy.nextHeld();
+      const landedUnseen = log.waitFor('commit answer lost, but the commit landed: registration stands');
+
+      // Act
+      const answer = guarded(apiEvent(registerBody(gameId, stack.engine.url)), lambdaContext(25_000));
+      const commit = await Promise.race([held, answer.then(() => Promise.reject(new Error('answered before the commit was sent')))]);
+      await stack.tables.client.send(new TransactWriteItemsCommand(JSON.parse(commit.body) as TransactWriteItemsCommandInput));
+      const res = parse(await answer);
+      await landedUnseen;
+      proxy.holdIf(undefined);
+
+      // The guard answered 503 (it cannot know); the registration stands whole.
+      expect(res.status).toBe(503);
+      const rows = await stack.tables.rowsOf(gameId);
+      expect(rows.records).toEqual([expect.objectContaining({ status: 'running' })]);
+      expect(rows.mappings).toHaveLength(2);
+      expect(await stack.tables.outboxOf(gameId)).toHaveLength(1);
+      // Spec (step 9, Failure handling): the audit never disagrees with the
+      // tables; a registration that stands has its success entry, and one
+      // operation has one outcome metric.
+      expect(rows.log.map((e) => e.outcome)).toEqual(['success']);
+      expect(telemetry.outcomes).toHaveLength(1);
+    },
+  );
+});
+
+describe('review: a commit that landed unseen, whose read-back and rollback mark both fail', () => {
+  it.fails(
+    'KNOWN DEFECT: the registration stands running (outbox item on the stream, not reclaimable), yet its success entry is replaced by a failure entry',
+    async () => {
+      // Prepare: a fresh environment on the proxy; the commit lands but every
+      // answer is dropped, the consistent read-back fails, and the rollback's
+      // first step (outbox delete + mark, one transaction) fails.
+      const handler = await coldStart(HANDLER);
+      const gameId = newGame();
+      const tables = stack.tables.names;
+      proxy.fault({ match: requestIs({ op: 'TransactWriteItems', withUpdate: true, table: tables.operationLog, bodyIncludes: gameId }), mode: 'commit-then-drop' });
+      proxy.fault({ match: requestIs({ op: 'GetItem', table: tables.runtimeRecords, bodyIncludes: gameId }), mode: 'internal-error' });
+      proxy.fault({
+        match: (req: ProxiedRequest) =>
+          requestIs({ op: 'TransactWriteItems', table: tables.outbox })(req) && !req.tables.includes(tables.operationLog),
+        mode: 'internal-error',
+      });
+
+      // Act
+      const res = parse(await handler(apiEvent(registerBody(gameId, stack.engine.url)), lambdaContext()));
+      proxy.clearFaults();
+
+      // Assess: the registration was not undone: it stands whole, and will be announced.
+      expect(res.status).toBe(503);
+      const rows = await stack.tables.rowsOf(gameId);
+      expect(rows.records).toEqual([expect.objectContaining({ status: 'running' })]);
+      expect(rows.mappings).toHaveLength(2);
+      expect(await stack.tables.outboxOf(gameId)).toHaveLength(1);
+      // Spec: the audit never disagrees with the tables (step 9); the failure
+      // entry may replace the success entry only once the commit was undone.
+      expect(rows.log.map((e) => e.outcome)).toEqual(['success']);
+    },
+  );
+});
+
+describe('review: a warm environment (version known) meets an existing record', () => {
+  it('answers conflict as a cold one does, through the refused insert alone, and leaves the standing record and its rows untouched', async () => {
+    // Prepare: a fresh environment; a first registration warms the version cache
+    // and creates the record that the next call meets.
+    const handler = await coldStart(HANDLER);
+    const gameId = newGame();
+    const first = parse(await handler(apiEvent(registerBody(gameId, stack.engine.url)), lambdaContext()));
+    expect(first.status).toBe(201);
+    const before = await stack.tables.rowsOf(gameId);
+    const outboxBefore = await stack.tables.outboxOf(gameId);
+    const engineCalls = stack.engine.calls.length;
+    const from = proxy.requests.length;
+
+    // Act
+    const res = parse(await handler(apiEvent(registerBody(gameId, stack.engine.url)), lambdaContext()));
+
+    // Assess: the same answer as the cold path's step 1.
+    expect(res.status).toBe(409);
+    expect(res.body).toEqual({ error: { code: 'conflict', message: 'runtime record already exists' } });
+    // No read: the conditional insert answered (then the failure entry).
+    expect(proxy.requests.slice(from).map((r) => r.op)).toEqual(['PutItem', 'PutItem']);
+    expect(stack.engine.calls.length).toBe(engineCalls);
+    const after = await stack.tables.rowsOf(gameId);
+    expect(after.records).toEqual(before.records);
+    expect(after.mappings).toEqual(before.mappings);
+    expect(await stack.tables.outboxOf(gameId)).toEqual(outboxBefore);
+    expect(after.log.map((e) => [e.outcome, e.error_code])).toEqual(
+      expect.arrayContaining([
+        ['success', ''],
+        ['failure', 'conflict'],
+      ]),
+    );
+    expect(after.log).toHaveLength(2);
+  });
+});
+
+describe('review: Safe retries, a key re-taken after its first holder\'s deadline', () => {
+  it.fails(
+    'KNOWN DEFECT: the first holder\'s late release (an unconditional Delete) frees the key its retry holds: a third call runs instead of request_in_progress',
+    async () => {
+      // Prepare: call A's deadline has passed when it takes the key (1 ms left:
+      // its in-progress expiry is now), so it fails at once and releases the
+      // key; that release is held by the proxy (it lands late, below).
+      const { safeRetries } = buildRegistration(loadConfig(), { log: new RecordingLog(), telemetry: new RecordingTelemetry() });
+      const gameId = newGame();
+      const body = JSON.stringify(registerBody(gameId, stack.engine.url));
+      const key = `review-h-${gameId}`;
+      const call = (remaining: number, ref: string) => ({
+        body,
+        isBase64Encoded: false,
+        opSource: 'lobby_internal',
+        sourceRef: ref,
+        remainingTimeMs: () => remaining,
+      });
+      const isKeyRelease = (req: { target: string; body: string }) =>
+        req.target.endsWith('DeleteItem') && req.body.includes(stack.tables.names.idempotency);
+      proxy.holdIf(isKeyRelease);
+      const release = proxy.nextHeld();
+
+      // Act: A takes the key and fails; its release is held.
+      const a = safeRetries.handle(call(1, 'call-a'), key);
+      const heldRelease = await Promise.race([release, a.then(() => Promise.reject(new Error('A answered before releasing its key')))]);
+      // B (Lobby's retry, after A's deadline) takes the key and is held in the engine.
+      const engine = stack.engine.holdNext();
+      const b = safeRetries.handle(call(28_000, 'call-b'), key);
+      await Promise.race([engine.arrived, b.then(() => Promise.reject(new Error('B answered before reaching the engine')))]);
+      // A's release lands now, late.
+      await stack.tables.client.send(new DeleteItemCommand(JSON.parse(heldRelease.body) as DeleteItemCommandInput));
+      // C arrives while B still runs.
+      const c = await safeRetries.handle(call(28_000, 'call-c'), key);
+      engine.release();
+      const answerB = await b;
+      proxy.holdIf(undefined);
+      await a;
+
+      // Assess: B ran; C must not have run (spec: same key while the first call is still running: 409 request_in_progress, nothing runs).
+      expect(answerB.statusCode).toBe(201);
+      const rows = await stack.tables.rowsOf(gameId);
+      expect(rows.log.filter((e) => e.source_ref === 'call-c')).toEqual([]);
+      expect(c.statusCode).toBe(409);
+      expect(JSON.parse(String(c.body)).error.code).toBe('request_in_progress');
+    },
+  );
+});
