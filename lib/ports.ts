@@ -88,9 +88,20 @@ export interface RegistrationReads {
   read(gameId: string, version: string, signal?: AbortSignal): Promise<RecordAndVersion>;
 }
 
+export interface AppendOptions {
+  /** The operation's commit was undone by its rollback: its failure entry may replace its success entry. */
+  replaceOwnSuccess?: boolean;
+}
+
+export type AppendResult = 'appended' | 'success_stands';
+
 export interface OperationLogStore {
-  /** Appends an entry; never overwrites another entry. */
-  append(entry: OperationEntry, signal?: AbortSignal): Promise<void>;
+  /**
+   * Appends the entry. For a failure entry whose own operation's success
+   * entry is already there: 'success_stands' (the commit landed and
+   * nothing undid it), unless `replaceOwnSuccess` (the rollback undid it).
+   */
+  append(entry: OperationEntry, signal?: AbortSignal, options?: AppendOptions): Promise<AppendResult>;
 }
 
 export interface CommitRegistration {

@@ -8,7 +8,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { DEADLINE_GUARD_MS, loadConfig } from '../../lib/config.ts';
-import { errorAnswer, type HttpAnswer } from '../../lib/http/responses.ts';
+import { errorAnswer, type HttpAnswer, outcomeAnswer } from '../../lib/http/responses.ts';
 import { logger } from '../../lib/powertools.ts';
 import type { RegisterCall } from '../../lib/register-runtime/register-runtime.ts';
 import { buildRegistration } from '../../lib/wiring.ts';
@@ -77,12 +77,14 @@ export function registerRuntimeHandler(
         const [code, message] = timedOut
           ? (['service_unavailable', 'register runtime: did not finish before the function deadline'] as const)
           : (['internal_error', 'internal error'] as const);
+        // The failure answer, or the registration's 201 when its commit
+        // turned out to have landed (it stands: nothing is audited as failed).
         try {
-          await useCase.abandon(calls.get(request.event) ?? toCall(request.event, request.context), code, message);
+          request.response = outcomeAnswer(await useCase.abandon(calls.get(request.event) ?? toCall(request.event, request.context), code, message));
         } catch (err) {
           logger.error('auditing an unhandled failure failed', { error: err });
+          request.response = errorAnswer(code, message);
         }
-        request.response = errorAnswer(code, message);
       },
     })
     .handler(registerRuntime);

@@ -1,17 +1,19 @@
 /** OperationLogStore on DynamoDB: append-only audit entries. */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { OperationEntry } from '../domain/operation.ts';
-import type { OperationLogStore } from '../ports.ts';
+import type { AppendOptions, AppendResult, OperationLogStore } from '../ports.ts';
 import { conditionRefused, storeError } from './dynamodb-conditions.ts';
 
 /**
- * The operation-log Put: never overwrites another operation's entry. A
- * failure entry may replace the success entry of its own operation (same
- * op_id): that happens when the commit landed but its answer was lost, and
- * the rollback then removed what the commit wrote.
+ * The operation-log Put: never overwrites another operation's entry (op_ids
+ * are unique per operation). A failure entry replaces the success entry of
+ * its own operation only with `replaceOwnSuccess`: when the commit landed
+ * unseen and the rollback has since undone what it wrote. Otherwise a
+ * success entry in the way means the commit landed and stands.
  */
-export function operationLogPut(table: string, entry: OperationEntry) {
-  if (entry.outcome === 'failure') {
+export function operationLogPut(table: string, entry: OperationEntry, options: AppendOptions = {}) {
+  if (entry.outcome === 'failure' && options.replaceOwnSuccess === true) {
     return {
       TableName: table,
       Item: entry,
@@ -28,14 +30,21 @@ export class DynamoOperationLogStore implements OperationLogStore {
     private readonly table: string,
   ) {}
 
-  async append(entry: OperationEntry, signal?: AbortSignal): Promise<void> {
+  async append(entry: OperationEntry, signal?: AbortSignal, options: AppendOptions = {}): Promise<AppendResult> {
     try {
-      await this.doc.send(new PutCommand(operationLogPut(this.table, entry)), { abortSignal: signal });
+      await this.doc.send(new PutCommand({ ...operationLogPut(this.table, entry, options), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }), {
+        abortSignal: signal,
+      });
+      return 'appended';
     } catch (err) {
-      // op_ids are unique per operation: a refused condition means this very
-      // entry is already there (an SDK retry of a Put whose answer was lost).
-      if (conditionRefused(err)) return;
-      throw storeError('append operation log', err);
+      if (!conditionRefused(err)) throw storeError('append operation log', err);
+      // The operation's own success entry is in the way of its failure
+      // entry: its commit landed (the entry commits with it) and stands.
+      const existing = err instanceof ConditionalCheckFailedException ? err.Item : undefined;
+      if (entry.outcome === 'failure' && existing?.outcome?.S === 'success') return 'success_stands';
+      // Otherwise this very entry is already there (an SDK retry of a Put
+      // whose answer was lost).
+      return 'appended';
     }
   }
 }

@@ -115,6 +115,16 @@ interface Operation {
   audited: boolean;
   /** The commit landed: the registration stands, nothing audits a failure for it. */
   committed: boolean;
+  /** The success outcome was counted and logged: never twice. */
+  reported: boolean;
+  /** The record and roster the commit writes, once it is attempted (what a standing registration answers). */
+  commit: { record: RuntimeRecord; members: number } | undefined;
+  /**
+   * The rollback undid the commit's writes (outbox item deleted, record
+   * marked): only then may the failure entry replace the operation's own
+   * success entry, which exists when the commit landed unseen.
+   */
+  undone: boolean;
   /** This operation inserted the runtime record (so it may roll it back). */
   inserted: boolean;
   /** Mapping rows of this operation may exist (the commit was attempted). */
@@ -148,11 +158,9 @@ export class RegisterRuntime {
       const nextGenerationAt = this.computeNextGeneration(op, request);
       const running = this.runningRecord(starting, nextGenerationAt);
       const event = this.buildSnapshotEvent(op, running, mappings, players);
-      const record = await this.commitRunning(op, running, mappings, event);
+      await this.commitRunning(op, running, mappings, event);
       // Committed: from here on nothing fails or rolls back the registration.
-      op.committed = true;
-      this.reportSuccess(op, record, mappings.length);
-      return { ok: true, record };
+      return this.standing(op);
     } catch (err) {
       if (err instanceof StepFailure) return this.recordFailure(op, err.code, err.message);
       // A defect: still leave nothing behind, then answer 500.
@@ -178,23 +186,22 @@ export class RegisterRuntime {
    *   if no entry with its op_id exists;
    * - it already decided its own failure (rolling back): that failure is
    *   the one audited, with its own code.
-   * A committed registration stands: nothing is audited as a failure.
+   * A committed registration stands: nothing is audited as a failure, and
+   * the answer is the registration's 201. That includes a commit that
+   * landed unseen just before this entry: the entry is then refused by the
+   * operation's own success entry, which proves the commit landed.
+   * A failure is answered with the outer layer's code (a defect's 500, the
+   * guard's 503); the entry carries the operation's own code when it had
+   * already decided one.
    */
   async abandon(call: RegisterCall, code: RegisterErrorCode, message: string): Promise<RegisterOutcome> {
     const op = this.operations.get(call);
     if (op === undefined) return this.reject(call, code, message);
     op.abandoned.abort();
+    if (op.committed) return this.standing(op);
     op.failure ??= { code, message };
-    if (op.committed) {
-      this.deps.log.warn('register runtime answered by an outer layer after its commit; the registration stands', {
-        game_id: op.gameId ?? UNIDENTIFIED_GAME,
-        op_id: op.opId,
-        error_code: code,
-      });
-      return { ok: false, code, message };
-    }
     if (op.audited) return { ok: false, code, message };
-    await this.audit(op, op.failure.code, op.failure.message);
+    if ((await this.audit(op, op.failure.code, op.failure.message)) === 'stands') return this.standing(op);
     return { ok: false, code, message };
   }
 
@@ -225,6 +232,9 @@ export class RegisterRuntime {
       failure: undefined,
       audited: false,
       committed: false,
+      reported: false,
+      commit: undefined,
+      undone: false,
       inserted: false,
       mappingsWritten: false,
     };
@@ -385,6 +395,7 @@ export class RegisterRuntime {
   private async commitRunning(op: Operation, record: RuntimeRecord, mappings: PlayerMapping[], event: OutboxEvent): Promise<RuntimeRecord> {
     this.stillOwned(op);
     op.mappingsWritten = true;
+    op.commit = { record, members: mappings.length };
     try {
       await this.store(() =>
         this.deps.committer.commit(
@@ -426,7 +437,20 @@ export class RegisterRuntime {
     }
   }
 
+  /**
+   * The commit landed: the registration stands and answers 201 with the
+   * record, counted and logged once (the operation itself and `abandon`
+   * may both learn it).
+   */
+  private standing(op: Operation): RegisterOutcome {
+    const commit = op.commit as NonNullable<Operation['commit']>;
+    op.committed = true;
+    if (!op.reported) this.reportSuccess(op, commit.record, commit.members);
+    return { ok: true, record: commit.record };
+  }
+
   private reportSuccess(op: Operation, record: RuntimeRecord, members: number): void {
+    op.reported = true;
     try {
       this.deps.telemetry.registerOutcome('success', '');
       this.deps.log.info('runtime registered', {
@@ -492,6 +516,8 @@ export class RegisterRuntime {
    * audited by `abandon`: it only rolls back.
    */
   private async recordFailure(op: Operation, code: RegisterErrorCode, message: string): Promise<RegisterOutcome> {
+    // `abandon` found the commit landed meanwhile: it stands, nothing rolls back.
+    if (op.committed) return this.standing(op);
     op.failure ??= { code, message };
     const signal = this.cleanupSignal(op);
     if (op.inserted) await this.rollback(op, signal);
@@ -503,18 +529,36 @@ export class RegisterRuntime {
       });
       return { ok: false, code, message };
     }
-    await this.audit(op, code, message, signal);
+    // The entry is refused by the operation's own success entry when its
+    // commit landed unseen and the rollback could not undo it: then the
+    // registration stands, and its answer is the 201.
+    if ((await this.audit(op, code, message, signal)) === 'stands') return this.standing(op);
     return { ok: false, code, message };
   }
 
-  /** The failure entry, the outcome metric and the warning line: once per operation. */
-  private async audit(op: Operation, code: RegisterErrorCode, message: string, signal?: AbortSignal): Promise<void> {
+  /**
+   * The failure entry, the outcome metric and the warning line: once per
+   * operation. 'stands' when the entry was refused by the operation's own
+   * success entry (its commit landed, and no rollback undid it): then
+   * nothing is audited as a failure.
+   */
+  private async audit(op: Operation, code: RegisterErrorCode, message: string, signal?: AbortSignal): Promise<'failed' | 'stands'> {
     op.audited = true;
     try {
-      await this.deps.operationLog.append(
+      const appended = await this.deps.operationLog.append(
         this.entry(op, 'failure', code, message, this.clock().toISOString()),
         signal ?? AbortSignal.timeout(CLEANUP_MIN_MS),
+        { replaceOwnSuccess: op.undone },
       );
+      if (appended === 'success_stands' && op.commit !== undefined) {
+        op.audited = false;
+        this.deps.log.error('register runtime: its commit landed and was not undone; the registration stands', {
+          game_id: op.gameId ?? UNIDENTIFIED_GAME,
+          op_id: op.opId,
+          error_code: code,
+        });
+        return 'stands';
+      }
     } catch (err) {
       this.deps.log.error('append operation log failed', {
         game_id: op.gameId ?? UNIDENTIFIED_GAME,
@@ -532,6 +576,7 @@ export class RegisterRuntime {
       error_code: code,
       error_message: message,
     });
+    return 'failed';
   }
 
   private async rollback(op: Operation, signal: AbortSignal): Promise<void> {
@@ -545,6 +590,7 @@ export class RegisterRuntime {
         // and a rollback stopped halfway is found and finished by the
         // reconciler, outbox item included).
         await this.deps.committer.abandon(gameId, op.opId, this.clock().toISOString(), signal);
+        op.undone = true;
         await this.deps.committer.deleteOwnedMappings(gameId, op.opId, signal);
       } catch (err) {
         // Keep the `starting` record: it is what lets the reconciler find

@@ -4,9 +4,8 @@
  * `abandon`, the lost-commit read-back and the operation log's
  * failure-replaces-success condition.
  *
- * A case named "KNOWN DEFECT" reproduces a confirmed spec violation: it
- * asserts what the spec requires and is marked `it.fails` so the suite
- * stays green until the fix lands; the fix must drop `.fails`.
+ * Each case reproduced a spec violation found by the review, and asserts
+ * what the spec requires.
  */
 import {
   DeleteItemCommand,
@@ -52,8 +51,8 @@ afterAll(async () => {
 });
 
 describe('review: the deadline guard answers while the commit transaction is in flight', () => {
-  it.fails(
-    'KNOWN DEFECT: the commit lands, then the guard audits: a failure entry replaces the success entry beside a standing registration, and two outcome metrics',
+  it(
+    'the commit lands, then the guard fires: the registration stands, with its success entry, one outcome metric, and the guard answers its 201',
     async () => {
       // Prepare: the commit transaction (the one with the compare-and-set and
       // the operation-log Put) is held by the proxy, never answered; the test
@@ -83,8 +82,10 @@ describe('review: the deadline guard answers while the commit transaction is in 
       await landedUnseen;
       proxy.holdIf(undefined);
 
-      // The guard answered 503 (it cannot know); the registration stands whole.
-      expect(res.status).toBe(503);
+      // The guard's failure entry was refused by the commit's success entry:
+      // the commit landed, so the guard answers the registration's 201.
+      expect(res.status).toBe(201);
+      expect(res.body).toMatchObject({ game_id: gameId, status: 'running' });
       const rows = await stack.tables.rowsOf(gameId);
       expect(rows.records).toEqual([expect.objectContaining({ status: 'running' })]);
       expect(rows.mappings).toHaveLength(2);
@@ -99,8 +100,8 @@ describe('review: the deadline guard answers while the commit transaction is in 
 });
 
 describe('review: a commit that landed unseen, whose read-back and rollback mark both fail', () => {
-  it.fails(
-    'KNOWN DEFECT: the registration stands running (outbox item on the stream, not reclaimable), yet its success entry is replaced by a failure entry',
+  it(
+    'the registration stands running with its success entry (the failure entry may replace it only once the commit was undone), and answers 201',
     async () => {
       // Prepare: a fresh environment on the proxy; the commit lands but every
       // answer is dropped, the consistent read-back fails, and the rollback's
@@ -120,8 +121,9 @@ describe('review: a commit that landed unseen, whose read-back and rollback mark
       const res = parse(await handler(apiEvent(registerBody(gameId, stack.engine.url)), lambdaContext()));
       proxy.clearFaults();
 
-      // Assess: the registration was not undone: it stands whole, and will be announced.
-      expect(res.status).toBe(503);
+      // Assess: the registration was not undone: it stands whole, and will be
+      // announced; the refused failure entry proved the commit landed: 201.
+      expect(res.status).toBe(201);
       const rows = await stack.tables.rowsOf(gameId);
       expect(rows.records).toEqual([expect.objectContaining({ status: 'running' })]);
       expect(rows.mappings).toHaveLength(2);

@@ -403,6 +403,28 @@ describe('Class: RegisterRuntime', () => {
         expectRolledBack(insertedOpId());
         expect(log.at('error').map((l) => l.message)).toEqual(['read-back of a lost commit failed; rolling back']);
         expectFailureAudited('service_unavailable');
+        // The rollback undid the commit's writes: the failure entry may replace its success entry.
+        expect(calls(PutCommand, 'oplog').at(-1)?.args[0].input).toMatchObject({
+          ConditionExpression: 'attribute_not_exists(op_id) OR outcome = :success',
+        });
+      });
+
+      it('read-back and the rollback\'s first step fail, and the success entry is there: the commit landed, it stands (201, success counted once)', async () => {
+        lost();
+        ddb.on(GetCommand, { TableName: 'records', ProjectionExpression: '#status, op_id' }).rejects(new Error('read failed'));
+        // The rollback's outbox delete + mark transaction fails (the commit was the first, lost one).
+        ddb.on(TransactWriteCommand).rejects(new Error('socket hang up'));
+        ddb.on(PutCommand, { TableName: 'oplog' }).rejects(
+          new ConditionalCheckFailedException({ message: 'refused', $metadata: {}, Item: { outcome: { S: 'success' } } }),
+        );
+        const res = await register(registerBody('g-1', ENDPOINT));
+        expect(res.status).toBe(201);
+        expect(res.body).toMatchObject({ game_id: 'g-1', status: 'running' });
+        // Not undone: the failure entry was put only where no entry of this operation exists.
+        expect(calls(PutCommand, 'oplog').at(-1)?.args[0].input).toMatchObject({ ConditionExpression: 'attribute_not_exists(op_id)' });
+        expect(deletesOf('records')).toEqual([]);
+        expect(telemetry.outcomes).toEqual([{ outcome: 'success', error_code: '' }]);
+        expect(log.at('warn')).toEqual([]);
       });
     });
 
