@@ -201,7 +201,7 @@ describe('serverless package (stage ci, no AWS credentials)', () => {
       PlayerMappingsTable: sorted('dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:DeleteItem'),
       OperationLogTable: ['dynamodb:PutItem'],
       EngineVersionsTable: ['dynamodb:BatchGetItem'],
-      IdempotencyTable: sorted('dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'),
+      IdempotencyTable: sorted('dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'),
       OutboxTable: sorted('dynamodb:PutItem', 'dynamodb:DeleteItem'),
     });
   });
