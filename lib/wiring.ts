@@ -77,7 +77,7 @@ export function buildRegistration(
     settings: { allowedHosts: config.engineAllowedHosts, engineTimeoutMs: config.engineTimeoutMs, outboxTtlS: config.outboxTtlS },
     ...(o.clock ? { clock: o.clock } : {}),
   });
-  const safeRetries = new SafeRetries(useCase, new KeyStore(dynamo, config.tables.idempotency), log, config.idempotencyTtlS);
+  const safeRetries = new SafeRetries(useCase, new KeyStore(dynamo, config.tables.idempotency, log), log, config.idempotencyTtlS);
   return { useCase, safeRetries, telemetry };
 }
 

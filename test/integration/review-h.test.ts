@@ -8,6 +8,7 @@
  * what the spec requires.
  */
 import {
+  ConditionalCheckFailedException,
   DeleteItemCommand,
   type DeleteItemCommandInput,
   TransactWriteItemsCommand,
@@ -172,13 +173,14 @@ describe('review: a warm environment (version known) meets an existing record', 
 });
 
 describe('review: Safe retries, a key re-taken after its first holder\'s deadline', () => {
-  it.fails(
-    'KNOWN DEFECT: the first holder\'s late release (an unconditional Delete) frees the key its retry holds: a third call runs instead of request_in_progress',
+  it(
+    'the first holder\'s late release (a Delete conditional on its own token) is refused: the key stays its retry\'s, and a third call is request_in_progress',
     async () => {
       // Prepare: call A's deadline has passed when it takes the key (1 ms left:
       // its in-progress expiry is now), so it fails at once and releases the
       // key; that release is held by the proxy (it lands late, below).
-      const { safeRetries } = buildRegistration(loadConfig(), { log: new RecordingLog(), telemetry: new RecordingTelemetry() });
+      const log = new RecordingLog();
+      const { safeRetries } = buildRegistration(loadConfig(), { log, telemetry: new RecordingTelemetry() });
       const gameId = newGame();
       const body = JSON.stringify(registerBody(gameId, stack.engine.url));
       const key = `review-h-${gameId}`;
@@ -201,8 +203,10 @@ describe('review: Safe retries, a key re-taken after its first holder\'s deadlin
       const engine = stack.engine.holdNext();
       const b = safeRetries.handle(call(28_000, 'call-b'), key);
       await Promise.race([engine.arrived, b.then(() => Promise.reject(new Error('B answered before reaching the engine')))]);
-      // A's release lands now, late.
-      await stack.tables.client.send(new DeleteItemCommand(JSON.parse(heldRelease.body) as DeleteItemCommandInput));
+      // A's release lands now, late: refused (its condition names A's token; the key is B's).
+      await expect(
+        stack.tables.client.send(new DeleteItemCommand(JSON.parse(heldRelease.body) as DeleteItemCommandInput)),
+      ).rejects.toBeInstanceOf(ConditionalCheckFailedException);
       // C arrives while B still runs.
       const c = await safeRetries.handle(call(28_000, 'call-c'), key);
       engine.release();
@@ -216,6 +220,15 @@ describe('review: Safe retries, a key re-taken after its first holder\'s deadlin
       expect(rows.log.filter((e) => e.source_ref === 'call-c')).toEqual([]);
       expect(c.statusCode).toBe(409);
       expect(JSON.parse(String(c.body)).error.code).toBe('request_in_progress');
+      // A's own (SDK-retried) release was refused too, and said so; B's completed item stands and replays.
+      expect(log.at('warn').map((l) => l.message)).toContain(
+        "idempotency key release refused: the key was re-taken by another call after this one's deadline",
+      );
+      const replay = await safeRetries.handle(call(28_000, 'call-d'), key);
+      expect(replay.statusCode).toBe(201);
+      expect(replay.headers?.['Idempotent-Replayed']).toBe('true');
+      // A's failure and B's success are audited; C and the replay D ran nothing.
+      expect((await stack.tables.rowsOf(gameId)).log.map((e) => e.source_ref).sort()).toEqual(['call-a', 'call-b']);
     },
   );
 });

@@ -4,11 +4,15 @@
  * handler reaches the store through the fault proxy (passing everything
  * through unless a case adds a fault).
  */
+import { createHash } from 'node:crypto';
+import { IdempotencyAlreadyInProgressError, IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { CALL_TOKEN_ATTR } from '../../lib/adapters/idempotency-key-store.ts';
+import { CALL_TOKEN_ATTR, type KeyedPayload, KeyStore } from '../../lib/adapters/idempotency-key-store.ts';
 import { loadConfig } from '../../lib/config.ts';
-import { buildReconciler } from '../../lib/wiring.ts';
+import { IDEMPOTENCY_KEY_PREFIX } from '../../lib/http/safe-retries.ts';
+import { buildReconciler, createDynamoClient } from '../../lib/wiring.ts';
 import { type DynamoProxy, requestIs, startDynamoProxy } from '../support/dynamo-proxy.ts';
 import { captureEmf } from '../support/emf.ts';
 import { apiEvent, lambdaContext, RecordingLog, registerBody } from '../support/harness.ts';
@@ -313,5 +317,178 @@ describe('Safe retries: Idempotency-Key', () => {
   it('an Idempotency-Key of exactly 255 printable characters is accepted', async () => {
     const res = await call(registerBody(newGame(), stack.engine.url), `${'k'.repeat(254)}~`);
     expect(res.status).toBe(201);
+  });
+});
+
+/**
+ * One keyed call through Powertools and a KeyStore (one KeyStore = one Lambda
+ * environment), whose operation waits on a latch: the test decides when it
+ * answers or fails. Each call hands Powertools its own payload object.
+ */
+function keyedCall(store: KeyStore, payload: KeyedPayload, remainingMs = 28_000) {
+  let entered!: () => void;
+  const arrived = new Promise<void>((resolve) => {
+    entered = resolve;
+  });
+  let finish!: (outcome: { answer: Record<string, string> } | { failure: Error }) => void;
+  const gate = new Promise<{ answer: Record<string, string> } | { failure: Error }>((resolve) => {
+    finish = resolve;
+  });
+  const ran = { count: 0 };
+  const run = makeIdempotent(
+    async (_payload: KeyedPayload, _context: Context) => {
+      ran.count++;
+      entered();
+      const outcome = await gate;
+      if ('failure' in outcome) throw outcome.failure;
+      return outcome.answer;
+    },
+    {
+      persistenceStore: store,
+      config: new IdempotencyConfig({ eventKeyJmesPath: 'key', payloadValidationJmesPath: 'body', expiresAfterSeconds: 3600, throwOnNoIdempotencyKey: true }),
+      keyPrefix: IDEMPOTENCY_KEY_PREFIX,
+    },
+  );
+  const result = run({ ...payload }, { getRemainingTimeInMillis: () => remainingMs } as Context);
+  // Observed by the test later; never an unhandled rejection meanwhile.
+  result.catch(() => undefined);
+  return { arrived, result, ran, answer: (answer: Record<string, string>) => finish({ answer }), fail: (failure: Error) => finish({ failure }) };
+}
+
+/** The key table's item for a key (its id is Powertools' hash of the key, under the fixed prefix). */
+async function keyItem(key: string) {
+  const id = `${IDEMPOTENCY_KEY_PREFIX}#${createHash('md5').update(JSON.stringify(key)).digest('base64')}`;
+  return (await keyItems()).find((i) => i.id === id);
+}
+
+describe('Safe retries: a key store whose first holder outlives its deadline (one environment, frozen mid-call and thawed)', () => {
+  const payloadFor = (key: string): KeyedPayload => ({ key, body: Buffer.from(`body-of-${key}`).toString('base64') });
+
+  /** A took the key, then its deadline passed (the clock jumps), and B re-took it in the same environment; both are running. */
+  async function retakenKey() {
+    freezeClock();
+    const log = new RecordingLog();
+    const store = new KeyStore(createDynamoClient(), stack.tables.names.idempotency, log);
+    const payload = payloadFor(newKey());
+    const a = keyedCall(store, payload);
+    await a.arrived;
+    const tokenOfA = (await keyItem(payload.key))?.[CALL_TOKEN_ATTR];
+    vi.setSystemTime(Date.now() + 60_000);
+    const b = keyedCall(store, payload);
+    await b.arrived;
+    const heldByB = await keyItem(payload.key);
+    expect(heldByB).toEqual(expect.objectContaining({ status: 'INPROGRESS' }));
+    expect(heldByB?.[CALL_TOKEN_ATTR]).not.toBe(tokenOfA);
+    return { log, store, payload, a, b, tokenOfB: heldByB?.[CALL_TOKEN_ATTR] as string };
+  }
+
+  it("the expired holder's late completion does not overwrite the retry's key: a third call is request_in_progress, then the retry's answer replays", async () => {
+    // Prepare
+    const { log, store, payload, a, b, tokenOfB } = await retakenKey();
+
+    // Act: A answers late; its completion (an Update) is refused.
+    a.answer({ by: 'a' });
+    const answerA = await a.result;
+    const afterA = await keyItem(payload.key);
+    const c = keyedCall(store, payload);
+    const refusedC = await c.result.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+
+    // Assess: A's answer stands for A; the key is still B's, in progress, with no answer saved.
+    expect(answerA).toEqual({ by: 'a' });
+    expect(afterA).toEqual(expect.objectContaining({ status: 'INPROGRESS', [CALL_TOKEN_ATTR]: tokenOfB }));
+    expect(afterA).not.toHaveProperty('data');
+    expect(log.at('warn').map((l) => l.message)).toEqual([
+      "idempotency key completion refused: the key was re-taken by another call after this one's deadline",
+    ]);
+    expect(refusedC).toBeInstanceOf(IdempotencyAlreadyInProgressError);
+    expect(c.ran.count).toBe(0);
+    // B completes normally (its own token), and its answer is what the key replays.
+    b.answer({ by: 'b' });
+    expect(await b.result).toEqual({ by: 'b' });
+    expect(await keyItem(payload.key)).toEqual(expect.objectContaining({ status: 'COMPLETED', [CALL_TOKEN_ATTR]: tokenOfB }));
+    const d = keyedCall(store, payload);
+    expect(await d.result).toEqual({ by: 'b' });
+    expect(d.ran.count).toBe(0);
+  });
+
+  it("the expired holder's late release does not free the retry's key, though both hold the same key hash in one key store", async () => {
+    // Prepare
+    const { log, store, payload, a, b, tokenOfB } = await retakenKey();
+
+    // Act: A fails late; its release (a Delete) is refused.
+    a.fail(new Error('engine failed'));
+    const failureA = await a.result.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    const afterA = await keyItem(payload.key);
+    const c = keyedCall(store, payload);
+    const refusedC = await c.result.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    b.fail(new Error('B failed too'));
+    await b.result.catch(() => undefined);
+
+    // Assess: A's own failure stands for A; B's key stood until B released it itself.
+    expect(failureA).toEqual(new Error('engine failed'));
+    expect(afterA).toEqual(expect.objectContaining({ status: 'INPROGRESS', [CALL_TOKEN_ATTR]: tokenOfB }));
+    expect(log.at('warn').map((l) => l.message)).toEqual([
+      "idempotency key release refused: the key was re-taken by another call after this one's deadline",
+    ]);
+    expect(refusedC).toBeInstanceOf(IdempotencyAlreadyInProgressError);
+    expect(c.ran.count).toBe(0);
+    expect(await keyItem(payload.key)).toBeUndefined();
+  });
+
+  it("the SDK's retry of a completion that landed unseen finds the key still its own: the answer replays, nothing is refused", async () => {
+    // Prepare: the completion Update lands, its answer is dropped; the SDK retries it.
+    const log = new RecordingLog();
+    const store = new KeyStore(createDynamoClient(), stack.tables.names.idempotency, log);
+    const payload = payloadFor(newKey());
+    const fault = proxy.fault({ match: requestIs({ op: 'UpdateItem', table: stack.tables.names.idempotency }), mode: 'commit-then-drop', times: 1 });
+
+    // Act
+    const first = keyedCall(store, payload);
+    first.answer({ by: 'first' });
+    const answer = await first.result;
+    const replay = keyedCall(store, payload);
+
+    // Assess
+    expect(fault.faulted).toBe(1);
+    expect(answer).toEqual({ by: 'first' });
+    expect(await replay.result).toEqual({ by: 'first' });
+    expect(replay.ran.count).toBe(0);
+    expect(log.lines).toEqual([]);
+  });
+
+  it("the SDK's retry of a release that landed unseen is refused as already free, quietly: the retry of the call runs", async () => {
+    // Prepare: the release Delete lands, its answer is dropped; the SDK retries it.
+    const log = new RecordingLog();
+    const store = new KeyStore(createDynamoClient(), stack.tables.names.idempotency, log);
+    const payload = payloadFor(newKey());
+    const fault = proxy.fault({ match: requestIs({ op: 'DeleteItem', table: stack.tables.names.idempotency }), mode: 'commit-then-drop', times: 1 });
+
+    // Act
+    const first = keyedCall(store, payload);
+    first.fail(new Error('not remembered'));
+    const failure = await first.result.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    const afterRelease = await keyItem(payload.key);
+    const retry = keyedCall(store, payload);
+    retry.answer({ by: 'retry' });
+
+    // Assess
+    expect(fault.faulted).toBe(1);
+    expect(failure).toEqual(new Error('not remembered'));
+    expect(afterRelease).toBeUndefined();
+    expect(log.lines.map((l) => [l.level, l.message])).toEqual([['info', 'idempotency key release refused: the key is already free']]);
+    expect(await retry.result).toEqual({ by: 'retry' });
+    expect(retry.ran.count).toBe(1);
   });
 });
