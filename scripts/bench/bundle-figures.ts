@@ -232,18 +232,16 @@ export async function measureBundles(env: Record<string, string>, rounds: number
     }
     const handlerOtherSplit = await buildLikeDeployed(handlerEntry, join(work, 'handler-other-split'), !splitting);
     const nodeOptions = deployedNodeOptions();
-    const files = [packagedFile, floor.file];
-    progress(`bundles: import times, ${rounds} rounds with the deployed NODE_OPTIONS="${nodeOptions}", ${rounds} with source maps toggled...`);
-    const [packagedTime, floorTime] = await importTimes(files, nodeOptions, env, rounds, (n) => {
+    // Measured in one alternation, so that drift hits the deployed build and
+    // the other side of the splitting decision alike.
+    const files = [packagedFile, floor.file, handlerOtherSplit.file, floorOtherSplit.file];
+    progress(`bundles: import times, ${rounds} rounds with the deployed NODE_OPTIONS="${nodeOptions}" (also built with splitting ${splitting ? 'off' : 'on'}), ${rounds} with source maps toggled...`);
+    const [packagedTime, floorTime, handlerOtherSplitTime, floorOtherSplitTime] = await importTimes(files, nodeOptions, env, rounds, (n) => {
       if (n % 5 === 0) progress(`  ${n}/${rounds}`);
     });
     // The other side of the source-map decision.
     const otherOptions = nodeOptions.includes('--enable-source-maps') ? '' : '--enable-source-maps';
-    const [packagedOther, floorOther] = await importTimes(files, otherOptions, env, rounds, (n) => {
-      if (n % 5 === 0) progress(`  ${n}/${rounds}`);
-    });
-    progress(`bundles: import times, ${rounds} rounds of both bundles built with splitting ${splitting ? 'off' : 'on'}...`);
-    const [handlerOtherSplitTime, floorOtherSplitTime] = await importTimes([handlerOtherSplit.file, floorOtherSplit.file], nodeOptions, env, rounds, (n) => {
+    const [packagedOther, floorOther] = await importTimes(files.slice(0, 2), otherOptions, env, rounds, (n) => {
       if (n % 5 === 0) progress(`  ${n}/${rounds}`);
     });
     return {
