@@ -9,7 +9,6 @@ import { HttpEngineClient } from './adapters/engine-client.ts';
 import { EventBridgeEventSender } from './adapters/eventbridge-publisher.ts';
 import { documentClient } from './adapters/dynamodb-conditions.ts';
 import { DynamoEngineVersionRegistry } from './adapters/engine-version-registry.ts';
-import { KeyStore } from './adapters/idempotency-key-store.ts';
 import { DynamoOperationLogReader } from './adapters/operation-log-reader.ts';
 import { DynamoOperationLogStore } from './adapters/operation-log-store.ts';
 import { DynamoOutboxReader } from './adapters/outbox-reader.ts';
@@ -77,7 +76,11 @@ export function buildRegistration(
     settings: { allowedHosts: config.engineAllowedHosts, engineTimeoutMs: config.engineTimeoutMs, outboxTtlS: config.outboxTtlS },
     ...(o.clock ? { clock: o.clock } : {}),
   });
-  const safeRetries = new SafeRetries(useCase, new KeyStore(dynamo, config.tables.idempotency, log), log, config.idempotencyTtlS);
+  // Powertools idempotency is loaded by the first keyed call, not at cold start.
+  const safeRetries = new SafeRetries(useCase, async () => {
+    const { KeyedRetries } = await import('./http/keyed-retries.ts');
+    return new KeyedRetries(useCase, dynamo, config.tables.idempotency, log, config.idempotencyTtlS);
+  });
   return { useCase, safeRetries, telemetry };
 }
 

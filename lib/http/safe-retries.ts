@@ -18,49 +18,23 @@
  * when it rejects a call itself (aws-powertools/powertools-lambda-typescript
  * issue 5675), freeing a running call's lock.
  */
-import {
-  IdempotencyAlreadyInProgressError,
-  IdempotencyConfig,
-  IdempotencyValidationError,
-  makeIdempotent,
-} from '@aws-lambda-powertools/idempotency';
-import type { KeyedPayload, KeyStore } from '../adapters/idempotency-key-store.ts';
-import type { Context } from 'aws-lambda';
-import type { Log } from '../ports.ts';
 import type { RegisterCall, RegisterRuntime } from '../register-runtime/register-runtime.ts';
 import { idempotencyKeyProblem } from '../register-runtime/validation.ts';
-import { errorAnswer, type HttpAnswer, outcomeAnswer } from './responses.ts';
+import { type HttpAnswer, outcomeAnswer } from './responses.ts';
 
-/** Fixed, so that renaming the function never orphans the keys it holds. */
-export const IDEMPOTENCY_KEY_PREFIX = 'gamemaster.registerRuntime';
-export const REPLAYED_HEADER = 'Idempotent-Replayed';
-const REMEMBERED = new Set([201, 400, 404]);
-/** Retry-After when the running call's expiry is unknown. */
-const DEFAULT_RETRY_AFTER_S = 5;
-
-/** Carries an answer that must not be remembered out through Powertools. */
-class NotRemembered extends Error {
-  constructor(readonly answer: HttpAnswer) {
-    super(`not remembered: ${answer.statusCode}`);
-  }
+/** What handles a call with a well-formed key: KeyedRetries (keyed-retries.ts), loaded on first use. */
+export interface KeyedCalls {
+  handle(call: RegisterCall, key: string): Promise<HttpAnswer>;
 }
 
 export class SafeRetries {
-  private readonly config: IdempotencyConfig;
+  #keyed: Promise<KeyedCalls> | undefined;
 
   constructor(
     private readonly useCase: RegisterRuntime,
-    private readonly keys: KeyStore,
-    private readonly log: Log,
-    ttlSeconds: number,
-  ) {
-    this.config = new IdempotencyConfig({
-      eventKeyJmesPath: 'key',
-      payloadValidationJmesPath: 'body',
-      expiresAfterSeconds: ttlSeconds,
-      throwOnNoIdempotencyKey: true,
-    });
-  }
+    /** Loads the keyed half; called once per execution environment, on the first keyed call. */
+    private readonly loadKeyed: () => Promise<KeyedCalls>,
+  ) {}
 
   /** The registration, made safe to retry when the caller sent an Idempotency-Key. */
   async handle(call: RegisterCall, key: string | undefined): Promise<HttpAnswer> {
@@ -68,54 +42,15 @@ export class SafeRetries {
     // The key is checked before anything else is looked at.
     const problem = idempotencyKeyProblem(key);
     if (problem !== undefined) return outcomeAnswer(await this.useCase.reject(call, 'invalid_request', problem));
-    return this.handleKeyed(call, key);
+    return (await this.keyed()).handle(call, key);
   }
 
-  private async handleKeyed(call: RegisterCall, key: string): Promise<HttpAnswer> {
-    // What Powertools needs of the Lambda context: the deadline, so that a
-    // call that dies holds its key only until then.
-    const context = { getRemainingTimeInMillis: call.remainingTimeMs } as Context;
-    const payload: KeyedPayload = {
-      key,
-      body: Buffer.from(call.body ?? '', call.isBase64Encoded ? 'base64' : 'utf8').toString('base64'),
-    };
-    let answer: HttpAnswer | undefined;
-    const run = makeIdempotent(
-      async (_payload: KeyedPayload, _context: Context): Promise<HttpAnswer> => {
-        answer = outcomeAnswer(await this.useCase.register(call));
-        if (REMEMBERED.has(answer.statusCode)) return answer;
-        throw new NotRemembered(answer);
-      },
-      { persistenceStore: this.keys, config: this.config, keyPrefix: IDEMPOTENCY_KEY_PREFIX },
-    );
-    try {
-      const result = await run(payload, context);
-      if (answer !== undefined) return answer;
-      this.log.info('idempotent replay', { source_ref: call.sourceRef, status: result.statusCode });
-      return { ...result, headers: { ...result.headers, [REPLAYED_HEADER]: 'true' } };
-    } catch (err) {
-      const inProgressUntil = this.keys.takeInProgressUntil(payload);
-      // The operation ran: its answer stands, whatever the key table did after.
-      if (answer !== undefined) {
-        if (!(err instanceof NotRemembered)) {
-          this.log.error('idempotency key could not be completed or released', { source_ref: call.sourceRef, error: err });
-        }
-        return answer;
-      }
-      if (err instanceof IdempotencyValidationError) {
-        this.log.info('idempotency key reused with another body', { source_ref: call.sourceRef });
-        return errorAnswer('idempotency_key_reused', 'Idempotency-Key was already used with a different request body');
-      }
-      if (err instanceof IdempotencyAlreadyInProgressError) {
-        const retryAfter =
-          inProgressUntil === undefined ? DEFAULT_RETRY_AFTER_S : Math.max(1, Math.ceil((inProgressUntil - Date.now()) / 1000));
-        this.log.info('idempotent request in progress', { source_ref: call.sourceRef, retry_after_s: retryAfter });
-        return errorAnswer('request_in_progress', 'a request with this Idempotency-Key is still in progress', {
-          'Retry-After': String(retryAfter),
-        });
-      }
-      this.log.error('idempotency key could not be taken', { source_ref: call.sourceRef, error: err });
-      return outcomeAnswer(await this.useCase.reject(call, 'service_unavailable', 'idempotency: the key could not be taken'));
-    }
+  private keyed(): Promise<KeyedCalls> {
+    // A failed load is not kept: the next keyed call tries again.
+    this.#keyed ??= this.loadKeyed().catch((err: unknown) => {
+      this.#keyed = undefined;
+      throw err;
+    });
+    return this.#keyed;
   }
 }

@@ -4,7 +4,10 @@
  * its floor, a bundle of only the AWS SDK clients and commands it uses,
  * built with the same esbuild settings. Both are imported in fresh Node
  * processes with the deployed NODE_OPTIONS, alternately, many times; the
- * median is printed. Also: where the bytes go (esbuild metafile).
+ * median is printed. Also: where the bytes go (esbuild metafile), the bytes
+ * a cold start loads (the entry and the chunks it imports statically; the
+ * chunks of dynamic imports load when first reached), and the other side of
+ * the code-splitting decision (both bundles built with `splitting` toggled).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -17,14 +20,18 @@ import { packageService, unpackFunction } from '../../test/support/bundled-lambd
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** The SDK the register function uses, constructed as the handler does at import: the floor. */
+/**
+ * The SDK the register function uses, constructed as the handler does at
+ * import: the floor. DynamoDB only: registerRuntime never calls EventBridge
+ * (the outbox relay does; test/deploy/package.test.ts checks its bundle
+ * holds no EventBridge client).
+ */
 const SDK_ONLY_ENTRY = `
 import { DynamoDBClient, DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { BatchGetCommand, DeleteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 const dynamo = new DynamoDBClient({ maxAttempts: 3 });
-export const clients = { doc: DynamoDBDocumentClient.from(dynamo), events: new EventBridgeClient({ maxAttempts: 2 }) };
-export const commands = [DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand, PutEventsCommand, BatchGetCommand, DeleteCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand];
+export const clients = { doc: DynamoDBDocumentClient.from(dynamo) };
+export const commands = [DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand, BatchGetCommand, DeleteCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand];
 export const handler = async () => ({ statusCode: 200 });
 `;
 
@@ -44,7 +51,7 @@ export function deployedNodeOptions(): string {
 }
 
 /** serverless.yml's custom.esbuild as esbuild options (what serverless-esbuild hands esbuild). */
-function deployedEsbuildOptions(): BuildOptions {
+function deployedEsbuildOptions(splitting?: boolean): BuildOptions {
   const e = serverlessYml().custom.esbuild;
   return {
     bundle: e.bundle as boolean,
@@ -56,7 +63,7 @@ function deployedEsbuildOptions(): BuildOptions {
     format: e.format as 'esm',
     mainFields: e.mainFields as string[],
     banner: e.banner as Record<string, string>,
-    ...(e.splitting === true ? { splitting: true } : {}),
+    ...((splitting ?? e.splitting === true) ? { splitting: true } : {}),
     outExtension: { '.js': String(e.outputFileExtension ?? '.js') },
     external: (e.external as string[] | undefined) ?? [],
   };
@@ -67,17 +74,32 @@ export interface BundleBuild {
   file: string;
   /** Bytes of every .js file written (the entry and any chunks). */
   jsBytes: number;
+  /** Bytes a cold start loads: the entry and the chunks it imports statically, transitively. */
+  coldBytes: number;
   metafile: Metafile;
 }
 
-/** Builds an entry with the deployed esbuild settings into outdir. */
-export async function buildLikeDeployed(entry: string, outdir: string): Promise<BundleBuild> {
-  const result = await build({ ...deployedEsbuildOptions(), entryPoints: [entry], outdir, metafile: true, write: true, logLevel: 'silent' });
+/** Builds an entry with the deployed esbuild settings (or with `splitting` set otherwise) into outdir. */
+export async function buildLikeDeployed(entry: string, outdir: string, splitting?: boolean): Promise<BundleBuild> {
+  const result = await build({ ...deployedEsbuildOptions(splitting), entryPoints: [entry], outdir, metafile: true, write: true, logLevel: 'silent' });
   writeFileSync(join(outdir, 'package.json'), '{"type":"module"}\n');
   const outputs = Object.entries(result.metafile.outputs).filter(([name]) => name.endsWith('.js'));
-  const entryOut = outputs.find(([, o]) => o.entryPoint !== undefined);
+  // With splitting, the chunks of dynamic imports are entry points too: the entry is the one built from `entry`.
+  const entryOut = outputs.find(([, o]) => o.entryPoint !== undefined && join(process.cwd(), o.entryPoint) === entry);
   if (entryOut === undefined) throw new Error('no entry output');
-  return { file: join(process.cwd(), entryOut[0]), jsBytes: outputs.reduce((n, [, o]) => n + o.bytes, 0), metafile: result.metafile };
+  const cold = new Set<string>();
+  const pending = [entryOut[0]];
+  for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
+    if (cold.has(name)) continue;
+    cold.add(name);
+    for (const i of result.metafile.outputs[name]?.imports ?? []) if (i.kind === 'import-statement' && i.path in result.metafile.outputs) pending.push(i.path);
+  }
+  return {
+    file: join(process.cwd(), entryOut[0]),
+    jsBytes: outputs.reduce((n, [, o]) => n + o.bytes, 0),
+    coldBytes: outputs.reduce((n, [name, o]) => n + (cold.has(name) ? o.bytes : 0), 0),
+    metafile: result.metafile,
+  };
 }
 
 /** Bytes in the output per package (node_modules/<pkg>), largest first. */
@@ -149,6 +171,13 @@ export async function importTimes(
 export interface BundleFigures {
   packagedBytes: number;
   floorBytes: number;
+  /** What a cold start loads of each (the same build, from esbuild's metafile). */
+  packagedColdBytes: number;
+  floorColdBytes: number;
+  /** Whether the deployed settings split code, and both bundles' import times built the other way. */
+  splitting: boolean;
+  handlerOtherSplit: ImportTime;
+  floorOtherSplit: ImportTime;
   /** Median import times with the deployed NODE_OPTIONS. */
   packaged: ImportTime;
   floor: ImportTime;
@@ -189,21 +218,40 @@ export async function measureBundles(env: Record<string, string>, rounds: number
     } finally {
       rmSync(floorDir, { recursive: true, force: true });
     }
-    const meta = await buildLikeDeployed(join(ROOT, 'functions/register-runtime/handler.ts'), join(work, 'meta'));
+    const handlerEntry = join(ROOT, 'functions/register-runtime/handler.ts');
+    const meta = await buildLikeDeployed(handlerEntry, join(work, 'meta'));
+    // The other side of the code-splitting decision, for both bundles.
+    const splitting = serverlessYml().custom.esbuild.splitting === true;
+    mkdirSync(floorDir, { recursive: true });
+    writeFileSync(floorSrc, SDK_ONLY_ENTRY);
+    let floorOtherSplit: BundleBuild;
+    try {
+      floorOtherSplit = await buildLikeDeployed(floorSrc, join(work, 'floor-other-split'), !splitting);
+    } finally {
+      rmSync(floorDir, { recursive: true, force: true });
+    }
+    const handlerOtherSplit = await buildLikeDeployed(handlerEntry, join(work, 'handler-other-split'), !splitting);
     const nodeOptions = deployedNodeOptions();
-    const files = [packagedFile, floor.file];
-    progress(`bundles: import times, ${rounds} rounds with the deployed NODE_OPTIONS="${nodeOptions}", ${rounds} with source maps toggled...`);
-    const [packagedTime, floorTime] = await importTimes(files, nodeOptions, env, rounds, (n) => {
+    // Measured in one alternation, so that drift hits the deployed build and
+    // the other side of the splitting decision alike.
+    const files = [packagedFile, floor.file, handlerOtherSplit.file, floorOtherSplit.file];
+    progress(`bundles: import times, ${rounds} rounds with the deployed NODE_OPTIONS="${nodeOptions}" (also built with splitting ${splitting ? 'off' : 'on'}), ${rounds} with source maps toggled...`);
+    const [packagedTime, floorTime, handlerOtherSplitTime, floorOtherSplitTime] = await importTimes(files, nodeOptions, env, rounds, (n) => {
       if (n % 5 === 0) progress(`  ${n}/${rounds}`);
     });
     // The other side of the source-map decision.
     const otherOptions = nodeOptions.includes('--enable-source-maps') ? '' : '--enable-source-maps';
-    const [packagedOther, floorOther] = await importTimes(files, otherOptions, env, rounds, (n) => {
+    const [packagedOther, floorOther] = await importTimes(files.slice(0, 2), otherOptions, env, rounds, (n) => {
       if (n % 5 === 0) progress(`  ${n}/${rounds}`);
     });
     return {
       packagedBytes: jsBytesUnder(dirname(packagedFile)),
       floorBytes: floor.jsBytes,
+      packagedColdBytes: meta.coldBytes,
+      floorColdBytes: floor.coldBytes,
+      splitting,
+      handlerOtherSplit: handlerOtherSplitTime as ImportTime,
+      floorOtherSplit: floorOtherSplitTime as ImportTime,
       packaged: packagedTime as ImportTime,
       floor: floorTime as ImportTime,
       packagedOther: packagedOther as ImportTime,

@@ -412,12 +412,23 @@ describe('the bundles', () => {
     expect([...entries.keys()]).toContain(`${handlerPath}.js.map`);
     expect(JSON.parse(entries.get(`${dirname(handlerPath)}/package.json`)?.toString() ?? '{}')).toEqual({ type: 'module' });
     expect([...entries.keys()].filter((k) => k.startsWith('node_modules/'))).toEqual([]);
+    // Only this function's folder: its bundle, the chunks of its code
+    // splitting, their source maps, the ES-module marker.
+    expect([...entries.keys()].filter((k) => !k.startsWith(`${dirname(handlerPath)}/`))).toEqual([]);
     // Only Node built-ins are left to import at run time: the SDK, Powertools
-    // and the rest are in the bundle, not taken from the Lambda runtime.
-    const code = entries.get(`${handlerPath}.js`)?.toString('utf8') ?? '';
+    // and the rest are in the bundle (or its chunks, all in the zip), not
+    // taken from the Lambda runtime.
     const specifiers = new Set<string>();
-    for (const re of [/\bfrom\s*["']([^"']+)["']/g, /\bimport\s*\(\s*["']([^"']+)["']\s*\)/g, /\brequire\(\s*["']([^"']+)["']\s*\)/g]) {
-      for (const match of code.matchAll(re)) specifiers.add(match[1] as string);
+    for (const [path, content] of entries) {
+      if (!path.endsWith('.js')) continue;
+      const code = content.toString('utf8');
+      for (const re of [/\bfrom\s*["']([^"']+)["']/g, /\bimport\s*\(\s*["']([^"']+)["']\s*\)/g, /\bimport\s*["']([^"']+)["']/g, /\brequire\(\s*["']([^"']+)["']\s*\)/g]) {
+        for (const match of code.matchAll(re)) {
+          const specifier = match[1] as string;
+          if (specifier.startsWith('./')) expect([...entries.keys()], `${path} imports ${specifier}`).toContain(`${dirname(path)}/${specifier.slice(2)}`);
+          else specifiers.add(specifier);
+        }
+      }
     }
     const builtins = new Set(builtinModules);
     const moduleName = /^(@[\w.-]+\/)?[\w.-]+(\/[\w.-]+)*$/;
@@ -428,8 +439,26 @@ describe('the bundles', () => {
     expect(external.filter((s) => !optionalSdkSigners.includes(s))).toEqual([]);
   });
 
+  it('registerRuntime loads Powertools idempotency only for keyed calls: a chunk the handler imports dynamically', () => {
+    const entries = readZip(join(pkg, 'registerRuntime.zip'));
+    const chunk = [...entries.keys()].find((k) => /^functions\/register-runtime\/keyed-retries-[\w-]+\.js$/.test(k));
+    expect(chunk).toBeDefined();
+    const handler = entries.get('functions/register-runtime/handler.js')?.toString('utf8') ?? '';
+    const name = (chunk as string).split('/').pop() as string;
+    expect(handler).toContain(`import("./${name}")`);
+    expect(handler).not.toMatch(new RegExp(`from\\s*["']\\./${name.replace('.', '\\.')}["']`));
+    // Powertools' JMESPath (the key and body selectors) is in the chunk, not in the handler.
+    expect(entries.get(chunk as string)?.toString('utf8')).toContain('jmespath');
+    expect(handler).not.toContain('jmespath');
+  });
+
   it('only publishSnapshots bundles the EventBridge client: registerRuntime never calls EventBridge', () => {
-    const code = (name: string, handlerPath: string) => readZip(join(pkg, `${name}.zip`)).get(`${handlerPath}.js`)?.toString('utf8') ?? '';
+    // Every JavaScript file of the zip: the bundle and its chunks.
+    const code = (name: string, handlerPath: string) =>
+      [...readZip(join(pkg, `${name}.zip`))]
+        .filter(([path]) => path.startsWith(`${dirname(handlerPath)}/`) && path.endsWith('.js'))
+        .map(([, content]) => content.toString('utf8'))
+        .join('\n');
     // The client's wire protocol target prefix, which every PutEvents request carries.
     expect(code('publishSnapshots', 'functions/publish-snapshots/handler')).toContain('AWSEvents');
     for (const [name, handlerPath] of [

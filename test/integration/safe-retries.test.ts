@@ -11,7 +11,7 @@ import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { CALL_TOKEN_ATTR, type KeyedPayload, KeyStore } from '../../lib/adapters/idempotency-key-store.ts';
 import { loadConfig } from '../../lib/config.ts';
-import { IDEMPOTENCY_KEY_PREFIX } from '../../lib/http/safe-retries.ts';
+import { IDEMPOTENCY_KEY_PREFIX } from '../../lib/http/keyed-retries.ts';
 import { buildReconciler, createDynamoClient } from '../../lib/wiring.ts';
 import { type DynamoProxy, requestIs, startDynamoProxy } from '../support/dynamo-proxy.ts';
 import { captureEmf } from '../support/emf.ts';

@@ -1,0 +1,104 @@
+/**
+ * The keyed half of safe retries (see safe-retries.ts): Powertools
+ * idempotency with its DynamoDB persistence layer. Loaded by SafeRetries on
+ * the first call that carries an Idempotency-Key, not at cold start: with
+ * its jmespath dependency it is about 44 KB of the bundle that a call
+ * without a key never needs (serverless.yml custom.esbuild.splitting puts it
+ * in a chunk of its own beside the handler).
+ */
+import {
+  IdempotencyAlreadyInProgressError,
+  IdempotencyConfig,
+  IdempotencyValidationError,
+  makeIdempotent,
+} from '@aws-lambda-powertools/idempotency';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type KeyedPayload, KeyStore } from '../adapters/idempotency-key-store.ts';
+import type { Context } from 'aws-lambda';
+import type { Log } from '../ports.ts';
+import type { RegisterCall, RegisterRuntime } from '../register-runtime/register-runtime.ts';
+import { errorAnswer, type HttpAnswer, outcomeAnswer } from './responses.ts';
+
+/** Fixed, so that renaming the function never orphans the keys it holds. */
+export const IDEMPOTENCY_KEY_PREFIX = 'gamemaster.registerRuntime';
+export const REPLAYED_HEADER = 'Idempotent-Replayed';
+const REMEMBERED = new Set([201, 400, 404]);
+/** Retry-After when the running call's expiry is unknown. */
+const DEFAULT_RETRY_AFTER_S = 5;
+
+/** Carries an answer that must not be remembered out through Powertools. */
+class NotRemembered extends Error {
+  constructor(readonly answer: HttpAnswer) {
+    super(`not remembered: ${answer.statusCode}`);
+  }
+}
+
+export class KeyedRetries {
+  private readonly config: IdempotencyConfig;
+  private readonly keys: KeyStore;
+
+  constructor(
+    private readonly useCase: RegisterRuntime,
+    dynamo: DynamoDBClient,
+    keyTable: string,
+    private readonly log: Log,
+    ttlSeconds: number,
+  ) {
+    this.keys = new KeyStore(dynamo, keyTable, log);
+    this.config = new IdempotencyConfig({
+      eventKeyJmesPath: 'key',
+      payloadValidationJmesPath: 'body',
+      expiresAfterSeconds: ttlSeconds,
+      throwOnNoIdempotencyKey: true,
+    });
+  }
+
+  /** A call with a well-formed Idempotency-Key (SafeRetries checked it). */
+  async handle(call: RegisterCall, key: string): Promise<HttpAnswer> {
+    // What Powertools needs of the Lambda context: the deadline, so that a
+    // call that dies holds its key only until then.
+    const context = { getRemainingTimeInMillis: call.remainingTimeMs } as Context;
+    const payload: KeyedPayload = {
+      key,
+      body: Buffer.from(call.body ?? '', call.isBase64Encoded ? 'base64' : 'utf8').toString('base64'),
+    };
+    let answer: HttpAnswer | undefined;
+    const run = makeIdempotent(
+      async (_payload: KeyedPayload, _context: Context): Promise<HttpAnswer> => {
+        answer = outcomeAnswer(await this.useCase.register(call));
+        if (REMEMBERED.has(answer.statusCode)) return answer;
+        throw new NotRemembered(answer);
+      },
+      { persistenceStore: this.keys, config: this.config, keyPrefix: IDEMPOTENCY_KEY_PREFIX },
+    );
+    try {
+      const result = await run(payload, context);
+      if (answer !== undefined) return answer;
+      this.log.info('idempotent replay', { source_ref: call.sourceRef, status: result.statusCode });
+      return { ...result, headers: { ...result.headers, [REPLAYED_HEADER]: 'true' } };
+    } catch (err) {
+      const inProgressUntil = this.keys.takeInProgressUntil(payload);
+      // The operation ran: its answer stands, whatever the key table did after.
+      if (answer !== undefined) {
+        if (!(err instanceof NotRemembered)) {
+          this.log.error('idempotency key could not be completed or released', { source_ref: call.sourceRef, error: err });
+        }
+        return answer;
+      }
+      if (err instanceof IdempotencyValidationError) {
+        this.log.info('idempotency key reused with another body', { source_ref: call.sourceRef });
+        return errorAnswer('idempotency_key_reused', 'Idempotency-Key was already used with a different request body');
+      }
+      if (err instanceof IdempotencyAlreadyInProgressError) {
+        const retryAfter =
+          inProgressUntil === undefined ? DEFAULT_RETRY_AFTER_S : Math.max(1, Math.ceil((inProgressUntil - Date.now()) / 1000));
+        this.log.info('idempotent request in progress', { source_ref: call.sourceRef, retry_after_s: retryAfter });
+        return errorAnswer('request_in_progress', 'a request with this Idempotency-Key is still in progress', {
+          'Retry-After': String(retryAfter),
+        });
+      }
+      this.log.error('idempotency key could not be taken', { source_ref: call.sourceRef, error: err });
+      return outcomeAnswer(await this.useCase.reject(call, 'service_unavailable', 'idempotency: the key could not be taken'));
+    }
+  }
+}
