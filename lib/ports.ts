@@ -119,8 +119,8 @@ export interface CommitRegistration {
 export interface RegistrationCommitter {
   /**
    * Writes the mappings, flips the record starting -> running (only if it is
-   * still this operation's, unmarked record) and appends the success entry,
-   * all in one transaction when the roster fits, else mapping chunks first
+   * still this operation's, unmarked record), appends the success entry and
+   * puts the outbox item, all in one transaction when the roster fits, else mapping chunks first
    * and the rest in a final transaction. On failure, chunks already written
    * stay for the caller's rollback (deleteOwnedMappings) to remove.
    * StoreConflictError: a mapping exists or the compare-and-set was refused.

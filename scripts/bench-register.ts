@@ -5,7 +5,7 @@
  * counting proxy, with the loopback engine double. Figures only: nothing
  * is asserted (request counts are asserted in test/integration/request-cost.test.ts).
  *
- *   npm run bench                          # everything (serverless package included: about 2 min)
+ *   npm run bench                          # everything (serverless package included: about 5 min)
  *   npm run bench -- --runs 300            # more latency samples
  *   npm run bench -- --skip-bundles        # no packaging / import timing
  *

@@ -8,19 +8,11 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { DEADLINE_GUARD_MS, loadConfig } from '../../lib/config.ts';
+import { header, sourceRef } from '../../lib/http/request.ts';
 import { errorAnswer, type HttpAnswer, outcomeAnswer } from '../../lib/http/responses.ts';
 import { logger } from '../../lib/powertools.ts';
 import type { RegisterCall } from '../../lib/register-runtime/register-runtime.ts';
 import { buildRegistration } from '../../lib/wiring.ts';
-
-/** Header lookup that does not depend on the case the caller (or a local emulator) used. */
-function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
-  const headers = event.headers ?? {};
-  for (const [key, value] of Object.entries(headers)) {
-    if (key.toLowerCase() === name) return value;
-  }
-  return undefined;
-}
 
 /** The deployed function's timeout: the deadline assumed when a caller passes no Lambda context. */
 const FALLBACK_TIMEOUT_MS = 28_000;
@@ -37,7 +29,7 @@ function toCall(event: APIGatewayProxyEventV2, context: Context | undefined): Re
     body: event.body,
     isBase64Encoded: event.isBase64Encoded === true,
     opSource: 'lobby_internal',
-    sourceRef: header(event, 'x-request-id') || event.requestContext?.requestId || context?.awsRequestId || '',
+    sourceRef: sourceRef(event, context),
     remainingTimeMs: remainingTime(context),
   };
 }

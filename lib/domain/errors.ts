@@ -21,9 +21,6 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-/** Codes that only the reconciler writes to the operation log. */
-export type ReconcilerErrorCode = 'registration_abandoned';
-
 /** Codes a registration outcome (op log, metric, response) can carry. */
 export type RegisterErrorCode =
   | 'invalid_request'

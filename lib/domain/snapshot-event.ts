@@ -25,16 +25,6 @@ export interface RuntimeSnapshotUpdate {
 
 export type SnapshotEventType = typeof SNAPSHOT_EVENT.detailType;
 
-/** Keys of the event detail, in the contract's order (the order they are serialised in). */
-export const SNAPSHOT_DETAIL_FIELDS = [
-  'game_id',
-  'current_turn',
-  'runtime_status',
-  'engine_health_summary',
-  'occurred_at',
-  'player_turn_stats',
-] as const satisfies readonly (keyof RuntimeSnapshotUpdate)[];
-
 export type PlayerTurnStat = RuntimeSnapshotUpdate['player_turn_stats'][number];
 
 /**

@@ -5,6 +5,10 @@
  * its jmespath dependency it is about 44 KB of the bundle that a call
  * without a key never needs (serverless.yml custom.esbuild.splitting puts it
  * in a chunk of its own beside the handler).
+ *
+ * The Middy middleware of Powertools 2.35 is not used: it deletes the key
+ * when it rejects a call itself (aws-powertools/powertools-lambda-typescript
+ * issue 5675), freeing a running call's lock.
  */
 import {
   IdempotencyAlreadyInProgressError,

@@ -13,7 +13,10 @@ import middy from '@middy/core';
 import httpRouterHandler, { type Method } from '@middy/http-router';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { logger } from '../powertools.ts';
+import { header, sourceRef } from './request.ts';
 import { errorAnswer, type HttpAnswer } from './responses.ts';
+
+export { header, sourceRef };
 
 export type RouteHandler = (event: APIGatewayProxyEventV2, context: Context | undefined) => Promise<HttpAnswer>;
 
@@ -24,19 +27,6 @@ export interface RouteSpec {
 }
 
 const NOT_FOUND_MESSAGE = 'no route serves this method and path';
-
-/** Header lookup that does not depend on the case the caller (or a local emulator) used. */
-export function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
-  for (const [key, value] of Object.entries(event.headers ?? {})) {
-    if (key.toLowerCase() === name) return value;
-  }
-  return undefined;
-}
-
-/** Who sent the request: X-Request-Id, else API Gateway's request id, else the Lambda's. */
-export function sourceRef(event: APIGatewayProxyEventV2, context: Context | undefined): string {
-  return header(event, 'x-request-id') || event.requestContext?.requestId || context?.awsRequestId || '';
-}
 
 /** A path or query parameter as a string (undefined when absent or not a string). */
 export function param(values: Record<string, string | undefined> | null | undefined, name: string): string | undefined {

@@ -14,9 +14,8 @@
  *   Completing or releasing the key fails after the operation ran: the
  *   operation's own answer stands.
  *
- * The Middy middleware of Powertools 2.35 is not used: it deletes the key
- * when it rejects a call itself (aws-powertools/powertools-lambda-typescript
- * issue 5675), freeing a running call's lock.
+ * This half answers calls without a key and refuses malformed keys; the
+ * keyed half (keyed-retries.ts) is loaded by the first well-formed key.
  */
 import type { RegisterCall, RegisterRuntime } from '../register-runtime/register-runtime.ts';
 import { idempotencyKeyProblem } from '../register-runtime/validation.ts';

@@ -413,7 +413,9 @@ export class RegisterRuntime {
     } catch (err) {
       // A refused condition did not land. Anything else may have: the
       // stream announces an outbox item as soon as its commit lands, so a
-      // commit that landed must stand, never be rolled back.
+      // commit read back as landed stands. One whose outcome cannot be read
+      // is rolled back, outbox item first (the spec's rule; a relay that
+      // read the item before its delete may still announce it).
       if (err instanceof StepFailure && err.code === 'service_unavailable' && (await this.resolveLostCommit(op, record.game_id))) {
         this.deps.log.info('commit answer lost, but the commit landed: registration stands', { game_id: record.game_id, op_id: op.opId });
         return record;

@@ -1,9 +1,9 @@
 /**
  * What the register bundle may not hold: built with the deployed esbuild
  * settings (serverless.yml custom.esbuild), its metafile lists every
- * package that went in. `undici` is a package.json dependency the code no
- * longer uses (the engine client connects over node:http): it must stay
- * out of the bundle until it is removed from package.json.
+ * package that went in. `undici` was the engine client's transport (the
+ * engine client connects over node:http now): this guards against it
+ * coming back into the bundle.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

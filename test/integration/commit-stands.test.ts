@@ -1,11 +1,10 @@
 /**
- * Black-box review probes (wt-h) of the merged register path on DynamoDB
- * Local behind the fault proxy: interactions between the deadline guard's
- * `abandon`, the lost-commit read-back and the operation log's
- * failure-replaces-success condition.
- *
- * Each case reproduced a spec violation found by the review, and asserts
- * what the spec requires.
+ * Races between a registration's commit and whatever answers for it, on
+ * DynamoDB Local behind the fault proxy: the deadline guard's `abandon`
+ * while the commit is in flight, a lost commit whose read-back and rollback
+ * both fail, a warm environment meeting an existing record, and an expired
+ * key holder's late release. A commit that landed stands (201, its success
+ * entry, one outcome metric); a key is released only by the call that holds it.
  */
 import {
   ConditionalCheckFailedException,
@@ -26,7 +25,7 @@ const HANDLER = '../../functions/register-runtime/handler.ts';
 let stack: Stack;
 let proxy: DynamoProxy;
 let counter = 0;
-const newGame = () => `g-review-h-${++counter}`;
+const newGame = () => `g-commit-stands-${++counter}`;
 
 /** A recording log that can be awaited for a line: a latch on what the operation does next. */
 class WaitingLog extends RecordingLog {
@@ -51,7 +50,7 @@ afterAll(async () => {
   await stack?.close();
 });
 
-describe('review: the deadline guard answers while the commit transaction is in flight', () => {
+describe('the deadline guard answers while the commit transaction is in flight', () => {
   it(
     'the commit lands, then the guard fires: the registration stands, with its success entry, one outcome metric, and the guard answers its 201',
     async () => {
@@ -100,7 +99,7 @@ describe('review: the deadline guard answers while the commit transaction is in 
   );
 });
 
-describe('review: a commit that landed unseen, whose read-back and rollback mark both fail', () => {
+describe('a commit that landed unseen, whose read-back and rollback mark both fail', () => {
   it(
     'the registration stands running with its success entry (the failure entry may replace it only once the commit was undone), and answers 201',
     async () => {
@@ -136,7 +135,7 @@ describe('review: a commit that landed unseen, whose read-back and rollback mark
   );
 });
 
-describe('review: a warm environment (version known) meets an existing record', () => {
+describe('a warm environment (version known) meets an existing record', () => {
   it('answers conflict as a cold one does, through the refused insert alone, and leaves the standing record and its rows untouched', async () => {
     // Prepare: a fresh environment; a first registration warms the version cache
     // and creates the record that the next call meets.
@@ -172,7 +171,7 @@ describe('review: a warm environment (version known) meets an existing record', 
   });
 });
 
-describe('review: Safe retries, a key re-taken after its first holder\'s deadline', () => {
+describe('Safe retries, a key re-taken after its first holder\'s deadline', () => {
   it(
     'the first holder\'s late release (a Delete conditional on its own token) is refused: the key stays its retry\'s, and a third call is request_in_progress',
     async () => {
@@ -183,7 +182,7 @@ describe('review: Safe retries, a key re-taken after its first holder\'s deadlin
       const { safeRetries } = buildRegistration(loadConfig(), { log, telemetry: new RecordingTelemetry() });
       const gameId = newGame();
       const body = JSON.stringify(registerBody(gameId, stack.engine.url));
-      const key = `review-h-${gameId}`;
+      const key = `commit-stands-${gameId}`;
       const call = (remaining: number, ref: string) => ({
         body,
         isBase64Encoded: false,
