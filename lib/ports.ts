@@ -5,6 +5,7 @@
 import type { EngineInitPlayer } from './domain/engine-player.ts';
 import type { EngineErrorCode } from './domain/errors.ts';
 import type { OperationEntry } from './domain/operation.ts';
+import { failed, type Outcome } from './domain/outcome.ts';
 import type { EngineVersion } from './domain/engine-version.ts';
 import type { PlayerMapping, RuntimePlayer, RuntimeRecord } from './domain/runtime-record.ts';
 import type { OutboxEvent, SnapshotEventType } from './domain/snapshot-event.ts';
@@ -12,6 +13,20 @@ import type { OutboxEvent, SnapshotEventType } from './domain/snapshot-event.ts'
 /** A store request failed for a reason other than a refused condition. */
 export class StoreUnavailableError extends Error {
   override readonly name = 'StoreUnavailableError';
+}
+
+/**
+ * A read or admin use case's store work: a store request that failed is
+ * `service_unavailable` (its message names the step, never SDK text);
+ * anything else is a defect and is thrown on.
+ */
+export async function storeOutcome<T>(run: () => Promise<Outcome<T>>): Promise<Outcome<T>> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) return failed('service_unavailable', err.message);
+    throw err;
+  }
 }
 
 /** A conditional write was refused: the row exists, or is not the one we expected. */

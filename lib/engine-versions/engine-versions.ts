@@ -29,7 +29,7 @@ import { decodeCursor, encodeCursor } from '../domain/cursor.ts';
 import { type EngineVersion, IMAGE_REF_PATTERN, IMAGE_REF_RULE } from '../domain/engine-version.ts';
 import { failed, type Outcome } from '../domain/outcome.ts';
 import { limitProblem, parseLimit } from '../domain/paging.ts';
-import { type EngineVersionRegistry, type Log, StoreUnavailableError } from '../ports.ts';
+import { type EngineVersionRegistry, type Log, storeOutcome } from '../ports.ts';
 import { goQuote, isPlainObject, isValidVersion, NOT_AN_OBJECT, own, parseBody, VERSION_RULE } from '../register-runtime/validation.ts';
 
 export interface PutVersionCall {
@@ -63,7 +63,7 @@ export class EngineVersions {
     const imageRef = this.validateImageRef(call);
     if (!imageRef.ok) return imageRef;
     const item: EngineVersion = { version: version.value, image_ref: imageRef.value, created_at: this.clock().toISOString() };
-    return this.guard(async () => {
+    return storeOutcome(async () => {
       const result = await this.deps.registry.create(item);
       // The stored item carrying our very created_at is our own Put, retried
       // by the SDK after its first answer was lost: it was created by this call.
@@ -79,7 +79,7 @@ export class EngineVersions {
   async get(versionParam: string | undefined): Promise<Outcome<EngineVersion>> {
     const version = this.validateVersion(versionParam);
     if (!version.ok) return version;
-    return this.guard(async () => {
+    return storeOutcome(async () => {
       const item = await this.deps.registry.get(version.value);
       if (item === undefined) return failed('engine_version_not_found', `engine version ${goQuote(version.value)} not found`);
       return { ok: true, value: item };
@@ -95,7 +95,7 @@ export class EngineVersions {
       after = decodeCursor(scope, input.cursor, isValidVersion);
       if (after === undefined) return failed('invalid_request', 'cursor is not one this route issued');
     }
-    return this.guard(async () => {
+    return storeOutcome(async () => {
       const page = await this.deps.registry.page(limit, after);
       const sorted = page.items.sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
       return { ok: true, value: { engine_versions: sorted, next_cursor: page.after === undefined ? null : encodeCursor(scope, page.after) } };
@@ -115,14 +115,5 @@ export class EngineVersions {
     const imageRef = own(parsed.value, 'image_ref');
     if (typeof imageRef === 'string' && IMAGE_REF_PATTERN.test(imageRef)) return { ok: true, value: imageRef };
     return failed('invalid_request', `image_ref ${IMAGE_REF_RULE}`);
-  }
-
-  private async guard<T>(run: () => Promise<Outcome<T>>): Promise<Outcome<T>> {
-    try {
-      return await run();
-    } catch (err) {
-      if (err instanceof StoreUnavailableError) return failed('service_unavailable', err.message);
-      throw err;
-    }
   }
 }

@@ -27,7 +27,7 @@ import { type OperationEntry, UNIDENTIFIED_GAME } from '../domain/operation.ts';
 import { failed, type Outcome } from '../domain/outcome.ts';
 import { limitProblem, parseLimit } from '../domain/paging.ts';
 import type { RuntimePlayer, RuntimeRecord } from '../domain/runtime-record.ts';
-import { type OperationLogReader, type RuntimeReader, StoreUnavailableError } from '../ports.ts';
+import { type OperationLogReader, type RuntimeReader, storeOutcome } from '../ports.ts';
 import { goQuote, ID_RULE, isValidId } from '../register-runtime/validation.ts';
 
 export type RuntimeView = RuntimeRecord & { players: RuntimePlayer[] };
@@ -55,7 +55,7 @@ export class ReadRuntime {
   async getRuntime(gameIdParam: string | undefined): Promise<Outcome<RuntimeView>> {
     const gameId = this.validateGameId(gameIdParam, false);
     if (!gameId.ok) return gameId;
-    return this.guard(async () => {
+    return storeOutcome(async () => {
       const record = await this.deps.records.record(gameId.value);
       if (record === undefined) return failed('runtime_not_found', `runtime record for ${goQuote(gameId.value)} not found`);
       const players = record.status === 'running' ? await this.readPlayers(gameId.value) : [];
@@ -74,7 +74,7 @@ export class ReadRuntime {
       after = decodeCursor(scope, input.cursor, (key) => OP_ID_KEY.test(key));
       if (after === undefined) return failed('invalid_request', `cursor is not one this route issued for game ${goQuote(gameId.value)}`);
     }
-    return this.guard(async () => {
+    return storeOutcome(async () => {
       const page = await this.deps.operations.newestFirst(gameId.value, limit, after);
       return {
         ok: true,
@@ -94,15 +94,5 @@ export class ReadRuntime {
   private async readPlayers(gameId: string): Promise<RuntimePlayer[]> {
     const players = await this.deps.records.players(gameId);
     return players.sort((a, b) => (a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : 0));
-  }
-
-  /** A store that failed is service_unavailable, its message naming the step (never SDK text). */
-  private async guard<T>(run: () => Promise<Outcome<T>>): Promise<Outcome<T>> {
-    try {
-      return await run();
-    } catch (err) {
-      if (err instanceof StoreUnavailableError) return failed('service_unavailable', err.message);
-      throw err;
-    }
   }
 }

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
 import { buildRegistration } from '../../lib/wiring.ts';
 import { type DynamoProxy, type ProxiedRequest, requestIs, startDynamoProxy } from '../support/dynamo-proxy.ts';
-import { apiEvent, type LogLine, lambdaContext, RecordingLog, RecordingTelemetry, registerBody } from '../support/harness.ts';
+import { apiEvent, lambdaContext, RecordingLog, RecordingTelemetry, registerBody, WaitingLog } from '../support/harness.ts';
 import { coldStart, type Handler, parse, type Stack, startStack } from '../support/stack.ts';
 
 const HANDLER = '../../functions/register-runtime/handler.ts';
@@ -26,18 +26,6 @@ let stack: Stack;
 let proxy: DynamoProxy;
 let counter = 0;
 const newGame = () => `g-commit-stands-${++counter}`;
-
-/** A recording log that can be awaited for a line: a latch on what the operation does next. */
-class WaitingLog extends RecordingLog {
-  readonly #waiters: { message: string; resolve: (line: LogLine) => void }[] = [];
-  override info(message: string, extra: Record<string, unknown>): void {
-    super.info(message, extra);
-    for (const w of this.#waiters.filter((w) => w.message === message)) w.resolve(this.lines.at(-1) as LogLine);
-  }
-  waitFor(message: string): Promise<LogLine> {
-    return new Promise((resolve) => this.#waiters.push({ message, resolve }));
-  }
-}
 
 beforeAll(async () => {
   proxy = await startDynamoProxy(inject('dynamoEndpoint'));

@@ -9,7 +9,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
 import { captureEmf } from '../support/emf.ts';
-import { apiEvent, type LogLine, lambdaContext, RecordingLog, registerBody } from '../support/harness.ts';
+import { apiEvent, lambdaContext, registerBody, WaitingLog } from '../support/harness.ts';
 import { coldStart, type Handler, parse, type Stack, startStack } from '../support/stack.ts';
 
 let stack: Stack;
@@ -17,18 +17,6 @@ let handler: Handler;
 let counter = 0;
 const newGame = () => `g-unhandled-${++counter}`;
 const HANDLER = '../../functions/register-runtime/handler.ts';
-
-/** A recording log that can be awaited for a line: a latch on what the operation does next. */
-class WaitingLog extends RecordingLog {
-  readonly #waiters: { message: string; resolve: (line: LogLine) => void }[] = [];
-  override info(message: string, extra: Record<string, unknown>): void {
-    super.info(message, extra);
-    for (const w of this.#waiters.filter((w) => w.message === message)) w.resolve(this.lines.at(-1) as LogLine);
-  }
-  waitFor(message: string): Promise<LogLine> {
-    return new Promise((resolve) => this.#waiters.push({ message, resolve }));
-  }
-}
 
 beforeAll(async () => {
   stack = await startStack();

@@ -110,3 +110,15 @@ export class RecordingLog implements Log {
     return this.lines.filter((l) => l.level === level);
   }
 }
+
+/** A recording log that can be awaited for a line: a latch on what the operation does next. */
+export class WaitingLog extends RecordingLog {
+  readonly #waiters: { message: string; resolve: (line: LogLine) => void }[] = [];
+  override info(message: string, extra: Record<string, unknown>): void {
+    super.info(message, extra);
+    for (const w of this.#waiters.filter((w) => w.message === message)) w.resolve(this.lines.at(-1) as LogLine);
+  }
+  waitFor(message: string): Promise<LogLine> {
+    return new Promise((resolve) => this.#waiters.push({ message, resolve }));
+  }
+}
