@@ -20,7 +20,7 @@ import {
   type UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Config } from '../config.ts';
-import { StoreConflictError, StoreUnavailableError } from '../ports.ts';
+import { type Page, StoreConflictError, StoreUnavailableError } from '../ports.ts';
 
 /** DynamoDB's limit of actions in one TransactWriteItems. */
 export const MAX_TRANSACTION_ACTIONS = 100;
@@ -66,4 +66,25 @@ export async function ifOwned(
     if (conditionRefused(err)) return;
     throw storeError(step, err);
   }
+}
+
+/**
+ * One page of a listing that asked DynamoDB for `limit + 1` items: the
+ * extra item only says there is more, and the page continues after its
+ * last item. Fewer items with a LastEvaluatedKey: DynamoDB's 1 MB answer
+ * limit cut the page, which continues after that key. `keyName` is the
+ * attribute the listing continues by (the sort key of a Query, the key of
+ * a Scan).
+ */
+export function pageOf<T, K extends keyof T & string>(
+  items: T[],
+  limit: number,
+  lastKey: Record<string, unknown> | undefined,
+  keyName: K,
+): Page<T> {
+  if (items.length > limit) {
+    const page = items.slice(0, limit);
+    return { items: page, after: String(page[page.length - 1]?.[keyName]) };
+  }
+  return { items, after: lastKey === undefined ? undefined : String(lastKey[keyName]) };
 }

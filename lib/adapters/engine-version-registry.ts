@@ -12,7 +12,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { EngineVersion } from '../domain/engine-version.ts';
 import type { EngineVersionRegistry, Page } from '../ports.ts';
-import { storeError } from './dynamodb-conditions.ts';
+import { pageOf, storeError } from './dynamodb-conditions.ts';
 
 function toVersion(item: Record<string, unknown>): EngineVersion {
   return {
@@ -79,10 +79,6 @@ export class DynamoEngineVersionRegistry implements EngineVersionRegistry {
     } catch (err) {
       throw storeError('scan engine versions', err);
     }
-    if (items.length > limit) {
-      const page = items.slice(0, limit).map(toVersion);
-      return { items: page, after: page[page.length - 1]?.version };
-    }
-    return { items: items.map(toVersion), after: lastKey === undefined ? undefined : String(lastKey.version) };
+    return pageOf(items.map(toVersion), limit, lastKey, 'version');
   }
 }

@@ -12,7 +12,7 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { OperationEntry } from '../domain/operation.ts';
 import type { OperationLogReader, Page } from '../ports.ts';
-import { storeError } from './dynamodb-conditions.ts';
+import { pageOf, storeError } from './dynamodb-conditions.ts';
 
 const ENTRY_FIELDS = [
   'game_id',
@@ -59,11 +59,6 @@ export class DynamoOperationLogReader implements OperationLogReader {
     } catch (err) {
       throw storeError('query operation log', err);
     }
-    if (items.length > limit) {
-      const page = items.slice(0, limit).map(toEntry);
-      return { items: page, after: page[page.length - 1]?.op_id };
-    }
-    // Fewer than asked for with a LastEvaluatedKey: the 1 MB answer limit cut the page.
-    return { items: items.map(toEntry), after: lastKey === undefined ? undefined : String(lastKey.op_id) };
+    return pageOf(items.map(toEntry), limit, lastKey, 'op_id');
   }
 }
