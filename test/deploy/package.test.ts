@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PackagedService, packageService, readZip, unpackFunction } from '../support/bundled-lambda.ts';
+import { SPEC_ROUTE_KEYS } from '../support/http-events.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const STAGE = 'ci';
@@ -142,14 +143,7 @@ describe('serverless package (stage ci, no AWS credentials)', () => {
   it('protects every route with IAM (SigV4): no anonymous route at all', () => {
     const routes = Object.values(resources).filter((r: Json) => r.Type === 'AWS::ApiGatewayV2::Route');
     expect(routes.map((r: Json) => r.Properties.RouteKey).sort()).toEqual(
-      [
-        'POST /internal/v1/runtimes',
-        'GET /internal/v1/runtimes/{game_id}',
-        'GET /internal/v1/runtimes/{game_id}/operations',
-        'PUT /internal/v1/engine-versions/{version}',
-        'GET /internal/v1/engine-versions/{version}',
-        'GET /internal/v1/engine-versions',
-      ].sort(),
+      [...SPEC_ROUTE_KEYS].sort(),
     );
     for (const route of routes) expect(route.Properties.AuthorizationType).toBe('AWS_IAM');
     const api = Object.values(resources).find((r: Json) => r.Type === 'AWS::ApiGatewayV2::Api');

@@ -92,17 +92,7 @@ async function killBeforeCommit(gameId: string, members: number): Promise<void> 
 
 /** An abandoned `starting` record as a dead registration leaves it, created `ageS` seconds ago. */
 async function seedStarting(gameId: string, ageS: number): Promise<void> {
-  const at = new Date(Date.now() - ageS * 1000).toISOString();
-  await stack.tables.doc.send(
-    new PutCommand({
-      TableName: stack.tables.names.runtimeRecords,
-      Item: {
-        game_id: gameId, status: 'starting', engine_endpoint: stack.engine.url, current_image_ref: 'x', current_engine_version: '1.4.2',
-        turn_schedule: '0 * * * *', current_turn: 0, next_generation_at: null, skip_next_tick: false, engine_health: '',
-        created_at: at, updated_at: at, op_id: `${at}#dead-${gameId}`, starting_marker: 'starting',
-      },
-    }),
-  );
+  await stack.tables.seedAbandonedStarting(gameId, ageS, stack.engine.url);
 }
 
 describe('Function: reconcileStarting (DynamoDB Local)', () => {

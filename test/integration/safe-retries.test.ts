@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { IdempotencyAlreadyInProgressError, IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
-import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { CALL_TOKEN_ATTR, type KeyedPayload, KeyStore } from '../../lib/adapters/idempotency-key-store.ts';
@@ -257,17 +257,7 @@ describe('Safe retries: Idempotency-Key', () => {
     // Prepare: an abandoned `starting` record blocks the game.
     const gameId = newGame();
     const key = newKey();
-    const old = new Date(Date.now() - 600_000).toISOString();
-    await stack.tables.doc.send(
-      new PutCommand({
-        TableName: stack.tables.names.runtimeRecords,
-        Item: {
-          game_id: gameId, status: 'starting', engine_endpoint: stack.engine.url, current_image_ref: 'x', current_engine_version: '1.4.2',
-          turn_schedule: '0 * * * *', current_turn: 0, next_generation_at: null, skip_next_tick: false, engine_health: '',
-          created_at: old, updated_at: old, op_id: `${old}#dead`, starting_marker: 'starting',
-        },
-      }),
-    );
+    await stack.tables.seedAbandonedStarting(gameId, 600, stack.engine.url);
     const body = registerBody(gameId, stack.engine.url);
     const first = await call(body, key);
     expect(first.status).toBe(409);
@@ -325,6 +315,14 @@ describe('Safe retries: Idempotency-Key', () => {
  * environment), whose operation waits on a latch: the test decides when it
  * answers or fails. Each call hands Powertools its own payload object.
  */
+const payloadFor = (key: string): KeyedPayload => ({ key, body: Buffer.from(`body-of-${key}`).toString('base64') });
+
+/** One Lambda environment's key store (with its log) and a payload under a fresh key. */
+function oneEnvironment() {
+  const log = new RecordingLog();
+  return { log, store: new KeyStore(createDynamoClient(), stack.tables.names.idempotency, log), payload: payloadFor(newKey()) };
+}
+
 function keyedCall(store: KeyStore, payload: KeyedPayload, remainingMs = 28_000) {
   let entered!: () => void;
   const arrived = new Promise<void>((resolve) => {
@@ -362,14 +360,10 @@ async function keyItem(key: string) {
 }
 
 describe('Safe retries: a key store whose first holder outlives its deadline (one environment, frozen mid-call and thawed)', () => {
-  const payloadFor = (key: string): KeyedPayload => ({ key, body: Buffer.from(`body-of-${key}`).toString('base64') });
-
   /** A took the key, then its deadline passed (the clock jumps), and B re-took it in the same environment; both are running. */
   async function retakenKey() {
     freezeClock();
-    const log = new RecordingLog();
-    const store = new KeyStore(createDynamoClient(), stack.tables.names.idempotency, log);
-    const payload = payloadFor(newKey());
+    const { log, store, payload } = oneEnvironment();
     const a = keyedCall(store, payload);
     await a.arrived;
     const tokenOfA = (await keyItem(payload.key))?.[CALL_TOKEN_ATTR];
@@ -446,9 +440,7 @@ describe('Safe retries: a key store whose first holder outlives its deadline (on
 
   it("the SDK's retry of a completion that landed unseen finds the key still its own: the answer replays, nothing is refused", async () => {
     // Prepare: the completion Update lands, its answer is dropped; the SDK retries it.
-    const log = new RecordingLog();
-    const store = new KeyStore(createDynamoClient(), stack.tables.names.idempotency, log);
-    const payload = payloadFor(newKey());
+    const { log, store, payload } = oneEnvironment();
     const fault = proxy.fault({ match: requestIs({ op: 'UpdateItem', table: stack.tables.names.idempotency }), mode: 'commit-then-drop', times: 1 });
 
     // Act
@@ -467,9 +459,7 @@ describe('Safe retries: a key store whose first holder outlives its deadline (on
 
   it("the SDK's retry of a release that landed unseen is refused as already free, quietly: the retry of the call runs", async () => {
     // Prepare: the release Delete lands, its answer is dropped; the SDK retries it.
-    const log = new RecordingLog();
-    const store = new KeyStore(createDynamoClient(), stack.tables.names.idempotency, log);
-    const payload = payloadFor(newKey());
+    const { log, store, payload } = oneEnvironment();
     const fault = proxy.fault({ match: requestIs({ op: 'DeleteItem', table: stack.tables.names.idempotency }), mode: 'commit-then-drop', times: 1 });
 
     // Act

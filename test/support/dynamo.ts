@@ -18,6 +18,8 @@ export interface TestTables {
   scan(key: TableKey): Promise<Record<string, unknown>[]>;
   query(key: 'playerMappings' | 'operationLog', gameId: string): Promise<Record<string, unknown>[]>;
   seedEngineVersion(version: string, imageRef: string): Promise<void>;
+  /** An abandoned `starting` record as a dead registration leaves it, created `ageS` seconds ago; answers its op_id. */
+  seedAbandonedStarting(gameId: string, ageS: number, engineEndpoint: string): Promise<string>;
   /** Everything the tables hold for a game: its runtime record (0 or 1), mappings and audit entries. */
   rowsOf(gameId: string): Promise<{ records: Record<string, unknown>[]; mappings: Record<string, unknown>[]; log: Record<string, unknown>[] }>;
   /** The outbox items of a game (consistent scan: the outbox is keyed by event_id). */
@@ -51,6 +53,21 @@ export async function createTestTables(): Promise<TestTables> {
     },
     async seedEngineVersion(version, imageRef) {
       await doc.send(new PutCommand({ TableName: names.engineVersions, Item: { version, image_ref: imageRef } }));
+    },
+    async seedAbandonedStarting(gameId, ageS, engineEndpoint) {
+      const at = new Date(Date.now() - ageS * 1000).toISOString();
+      const opId = `${at}#dead-${gameId}`;
+      await doc.send(
+        new PutCommand({
+          TableName: names.runtimeRecords,
+          Item: {
+            game_id: gameId, status: 'starting', engine_endpoint: engineEndpoint, current_image_ref: 'x', current_engine_version: '1.4.2',
+            turn_schedule: '0 * * * *', current_turn: 0, next_generation_at: null, skip_next_tick: false, engine_health: '',
+            created_at: at, updated_at: at, op_id: opId, starting_marker: 'starting',
+          },
+        }),
+      );
+      return opId;
     },
     async rowsOf(gameId) {
       const record = await doc.send(new GetCommand({ TableName: names.runtimeRecords, Key: { game_id: gameId }, ConsistentRead: true }));

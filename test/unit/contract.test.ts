@@ -24,6 +24,7 @@ import {
   resolve,
   snapshotDetailProblems,
 } from '../support/contract.ts';
+import { SPEC_ROUTE_KEYS } from '../support/http-events.ts';
 
 const EVENTS_DIR = fileURLToPath(new URL('../../events/', import.meta.url));
 /**
@@ -101,14 +102,7 @@ describe('the documents', () => {
 
   it('documents the six routes of the spec', () => {
     expect(operations().map((op) => `${op.method} ${op.template}`).sort()).toEqual(
-      [
-        'POST /internal/v1/runtimes',
-        'GET /internal/v1/runtimes/{game_id}',
-        'GET /internal/v1/runtimes/{game_id}/operations',
-        'PUT /internal/v1/engine-versions/{version}',
-        'GET /internal/v1/engine-versions/{version}',
-        'GET /internal/v1/engine-versions',
-      ].sort(),
+      [...SPEC_ROUTE_KEYS].sort(),
     );
   });
 
