@@ -22,7 +22,10 @@
  *     (the former way, 16 in flight) vs transactions of 100.
  *  5. The packaged registerRuntime bundle vs a bundle of only the SDK
  *     clients it uses (same esbuild settings): bytes, and import time with
- *     the deployed NODE_OPTIONS (and without, for the source-map decision).
+ *     the deployed NODE_OPTIONS (and without, for the source-map decision;
+ *     and built with code splitting toggled, and built without the plugin
+ *     that keeps node:http imports from loading Node's own fetch); and ky,
+ *     the engine client's former HTTP client, on top of the same floor.
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -265,6 +268,8 @@ try {
       row(`import ${kind}, NODE_OPTIONS="${b.nodeOptions}" (deployed)`, ms(b.packaged[kind]), ms(b.floor[kind]), (b.packaged[kind] / b.floor[kind]).toFixed(2), '<= 1.25');
       row(`import ${kind}, NODE_OPTIONS="${b.otherOptions}"`, ms(b.packagedOther[kind]), ms(b.floorOther[kind]), (b.packagedOther[kind] / b.floorOther[kind]).toFixed(2), '-');
       row(`import ${kind}, esbuild splitting ${b.splitting ? 'off' : 'on'}`, ms(b.handlerOtherSplit[kind]), ms(b.floorOtherSplit[kind]), (b.handlerOtherSplit[kind] / b.floorOtherSplit[kind]).toFixed(2), '-');
+      row(`import ${kind}, SDK floor + ky (engine client before)`, ms(b.floorWithKy[kind]), ms(b.floor[kind]), (b.floorWithKy[kind] / b.floor[kind]).toFixed(2), '-');
+      row(`import ${kind}, built without the node:http plugin`, ms(b.handlerWithoutHttpPlugin[kind]), ms(b.floor[kind]), (b.handlerWithoutHttpPlugin[kind] / b.floor[kind]).toFixed(2), '-');
     }
     console.log(`\nwhere the register bundle's bytes go (esbuild metafile): ${b.topPackages.map(([p, n]) => `${p} ${kb(n)}`).join(', ')}`);
   }

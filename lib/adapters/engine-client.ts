@@ -4,8 +4,8 @@
  * - One attempt, no redirects followed, one time bound for the whole call
  *   (connect, answer and body).
  * - The engine's address is checked after DNS resolution and the checked
- *   address is the one connected to: ky's `fetch` is a small one over
- *   node:http (pinned-fetch.ts) whose `lookup` resolves the host with the
+ *   address is the one connected to: the request goes over node:http
+ *   (pinned-http.ts) with a `lookup` that resolves the host with the
  *   injected resolver, checks every address with the address guard and
  *   hands back the checked one, so there is no second lookup. IP-literal
  *   hosts never reach a lookup and are checked up front.
@@ -13,13 +13,13 @@
  *   underlying error (socket, DNS, parser) goes into `cause` for the logs.
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
+import type { IncomingMessage } from 'node:http';
 import { isIP, type LookupFunction } from 'node:net';
-import ky from 'ky';
 import * as v from 'valibot';
 import type { EngineInitPlayer } from '../domain/engine-player.ts';
 import { type EngineClient, EngineCallError } from '../ports.ts';
 import { checkAddress } from './address-guard.ts';
-import { type PinnedFetch, pinnedFetch, StatusOutOfRangeError } from './pinned-fetch.ts';
+import { type PinnedHttp, pinnedHttp } from './pinned-http.ts';
 
 export interface ResolvedAddress {
   address: string;
@@ -61,7 +61,7 @@ const PlayerSchema = v.object({
 /** Unknown fields are dropped, at the top level and in each player. */
 const InitAnswerSchema = v.object({ players: v.array(PlayerSchema) });
 
-/** Thrown from the connect lookup when an address is refused; found again in the fetch error's causes. */
+/** Thrown from the connect lookup when an address is refused; found again in the request error's causes. */
 class AddressRefusedError extends Error {
   override readonly name = 'AddressRefusedError';
   constructor(readonly address: string) {
@@ -120,13 +120,13 @@ export class HttpEngineClient implements EngineClient {
   private readonly allowLoopback: boolean;
   private readonly resolve: HostResolver;
   private readonly maxResponseBytes: number;
-  private readonly connection: PinnedFetch;
+  private readonly connection: PinnedHttp;
 
   constructor(options: HttpEngineClientOptions) {
     this.allowLoopback = options.allowLoopback;
     this.resolve = options.resolve ?? defaultResolve;
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-    this.connection = pinnedFetch(this.lookup);
+    this.connection = pinnedHttp(this.lookup);
   }
 
   async init(endpoint: string, races: readonly string[], options: { timeoutMs: number }): Promise<EngineInitPlayer[]> {
@@ -141,25 +141,22 @@ export class HttpEngineClient implements EngineClient {
     if (!(timeoutMs > 0)) throw engineError('engine_unreachable', 'no time left to call the engine');
     const signal = AbortSignal.timeout(timeoutMs);
 
-    let response: Response;
+    let answer: IncomingMessage;
     try {
-      response = await ky.post(url, {
-        json: { races: races.map((race_name) => ({ race_name })) },
-        headers: { accept: 'application/json' },
-        retry: 0,
-        timeout: false,
-        redirect: 'manual',
-        throwHttpErrors: false,
+      answer = await this.connection.request(url, {
+        method: 'POST',
+        headers: { accept: 'application/json', 'content-type': 'application/json' },
+        body: JSON.stringify({ races: races.map((race_name) => ({ race_name })) }),
         signal,
-        fetch: this.connection.fetch,
       });
     } catch (error) {
       throw this.transportError(error, signal, timeoutMs);
     }
 
-    const status = response.status;
+    const status = answer.statusCode ?? 0;
     if (status < 200 || status > 299) {
-      await response.body?.cancel().catch(() => undefined);
+      // Nothing of a refused answer is read: the connection goes with it.
+      answer.destroy();
       if (status >= 500 && status <= 599) throw engineError('engine_unreachable', `engine answered HTTP ${status}`);
       if (status >= 400 && status <= 499) throw engineError('engine_validation_error', `engine answered HTTP ${status}`);
       if (status >= 300 && status <= 399) {
@@ -170,7 +167,7 @@ export class HttpEngineClient implements EngineClient {
 
     let text: string;
     try {
-      text = await this.readBody(response);
+      text = await this.readBody(answer);
     } catch (error) {
       if (error instanceof EngineCallError) throw error;
       throw this.transportError(error, signal, timeoutMs);
@@ -245,8 +242,6 @@ export class HttpEngineClient implements EngineClient {
 
   private transportError(error: unknown, signal: AbortSignal, timeoutMs: number): EngineCallError {
     if (error instanceof EngineCallError) return error;
-    const outOfRange = findCause(error, StatusOutOfRangeError);
-    if (outOfRange !== undefined) return engineError('engine_protocol_violation', `engine answered HTTP ${outOfRange.status}`, error);
     const refused = findCause(error, AddressRefusedError);
     if (refused !== undefined) {
       return engineError('engine_address_refused', `engine address ${refused.address} is not allowed`, error);
@@ -259,27 +254,23 @@ export class HttpEngineClient implements EngineClient {
   }
 
   /** Reads the body as UTF-8, at most maxResponseBytes of it. */
-  private async readBody(response: Response): Promise<string> {
+  private async readBody(answer: IncomingMessage): Promise<string> {
     const tooLarge = () =>
       engineError('engine_protocol_violation', `engine answer is larger than ${this.maxResponseBytes} bytes`);
-    const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+    const declared = Number(answer.headers['content-length'] ?? Number.NaN);
     if (Number.isFinite(declared) && declared > this.maxResponseBytes) {
-      await response.body?.cancel().catch(() => undefined);
+      answer.destroy();
       throw tooLarge();
     }
-    if (response.body === null) return '';
-    const reader = response.body.getReader();
-    const chunks: Uint8Array[] = [];
+    const chunks: Buffer[] = [];
     let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
+    for await (const chunk of answer as AsyncIterable<Buffer>) {
+      size += chunk.byteLength;
       if (size > this.maxResponseBytes) {
-        await reader.cancel().catch(() => undefined);
+        answer.destroy();
         throw tooLarge();
       }
-      chunks.push(value);
+      chunks.push(chunk);
     }
     try {
       return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));

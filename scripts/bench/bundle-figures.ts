@@ -14,7 +14,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type BuildOptions, type Metafile } from 'esbuild';
+import { createRequire } from 'node:module';
+import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
 import { parse } from 'yaml';
 import { packageService, unpackFunction } from '../../test/support/bundled-lambda.ts';
 
@@ -35,6 +36,17 @@ export const commands = [DeleteItemCommand, GetItemCommand, PutItemCommand, Upda
 export const handler = async () => ({ statusCode: 200 });
 `;
 
+/**
+ * The floor plus ky, the engine client's former HTTP client, to show in the
+ * same run what ky alone costs at import (README, Performance): its import
+ * builds a probe `Request`, which loads Node's own fetch (undici and web
+ * streams).
+ */
+const WITH_KY_ENTRY = `${SDK_ONLY_ENTRY}\nimport ky from 'ky';\nexport const extra = ky;\n`;
+
+/** infra/esbuild-plugins.cjs's plugin that keeps node:http imports from loading Node's fetch. */
+export const HTTP_PLUGIN = 'node-http-without-fetch';
+
 interface Serverless {
   provider: { environment: Record<string, string> };
   custom: { esbuild: Record<string, unknown> };
@@ -50,10 +62,12 @@ export function deployedNodeOptions(): string {
   return String(serverlessYml().provider.environment.NODE_OPTIONS ?? '');
 }
 
-/** serverless.yml's custom.esbuild as esbuild options (what serverless-esbuild hands esbuild). */
-function deployedEsbuildOptions(splitting?: boolean): BuildOptions {
+/** serverless.yml's custom.esbuild as esbuild options (what serverless-esbuild hands esbuild), its plugins included. */
+function deployedEsbuildOptions(splitting?: boolean, withoutPlugins: string[] = []): BuildOptions {
   const e = serverlessYml().custom.esbuild;
+  const plugins = e.plugins === undefined ? [] : (createRequire(import.meta.url)(join(ROOT, String(e.plugins))) as Plugin[]);
   return {
+    plugins: plugins.filter((p) => !withoutPlugins.includes(p.name)),
     bundle: e.bundle as boolean,
     minify: e.minify as boolean,
     sourcemap: e.sourcemap as boolean,
@@ -79,9 +93,13 @@ export interface BundleBuild {
   metafile: Metafile;
 }
 
-/** Builds an entry with the deployed esbuild settings (or with `splitting` set otherwise) into outdir. */
-export async function buildLikeDeployed(entry: string, outdir: string, splitting?: boolean): Promise<BundleBuild> {
-  const result = await build({ ...deployedEsbuildOptions(splitting), entryPoints: [entry], outdir, metafile: true, write: true, logLevel: 'silent' });
+/**
+ * Builds an entry with the deployed esbuild settings and plugins (or with
+ * `splitting` set otherwise, or without the named plugins) into outdir.
+ */
+export async function buildLikeDeployed(entry: string, outdir: string, splitting?: boolean, withoutPlugins: string[] = []): Promise<BundleBuild> {
+  const result = await build({ ...deployedEsbuildOptions(splitting, withoutPlugins), entryPoints: [entry], outdir, metafile: true, write: true, logLevel: 'silent' });
+  // The deployed plugins write the ES-module marker; without them, it is written here.
   writeFileSync(join(outdir, 'package.json'), '{"type":"module"}\n');
   const outputs = Object.entries(result.metafile.outputs).filter(([name]) => name.endsWith('.js'));
   // With splitting, the chunks of dynamic imports are entry points too: the entry is the one built from `entry`.
@@ -184,6 +202,10 @@ export interface BundleFigures {
   /** The same with source maps toggled (the other side of the decision). */
   packagedOther: ImportTime;
   floorOther: ImportTime;
+  /** The floor plus `ky` (the engine client's former HTTP client). */
+  floorWithKy: ImportTime;
+  /** The register handler built without the node:http plugin (infra/esbuild-plugins.cjs). */
+  handlerWithoutHttpPlugin: ImportTime;
   nodeOptions: string;
   otherOptions: string;
   topPackages: [string, number][];
@@ -207,36 +229,36 @@ export async function measureBundles(env: Record<string, string>, rounds: number
       packaged.remove();
     }
     progress('bundles: esbuild floor (SDK clients only) and metafile of the register handler...');
-    // The floor's imports resolve from this project's node_modules.
-    const floorDir = join(ROOT, '.bench-floor');
-    mkdirSync(floorDir, { recursive: true });
-    const floorSrc = join(floorDir, 'sdk-only.mjs');
-    writeFileSync(floorSrc, SDK_ONLY_ENTRY);
-    let floor: BundleBuild;
-    try {
-      floor = await buildLikeDeployed(floorSrc, join(work, 'floor'));
-    } finally {
-      rmSync(floorDir, { recursive: true, force: true });
-    }
+    // The floor's imports resolve from this project's node_modules: its
+    // source is written there for the build, then removed.
+    const buildSource = async (source: string, name: string, splitting?: boolean): Promise<BundleBuild> => {
+      const dir = join(ROOT, '.bench-floor');
+      mkdirSync(dir, { recursive: true });
+      const src = join(dir, 'sdk-only.mjs');
+      writeFileSync(src, source);
+      try {
+        return await buildLikeDeployed(src, join(work, name), splitting);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    const floor = await buildSource(SDK_ONLY_ENTRY, 'floor');
     const handlerEntry = join(ROOT, 'functions/register-runtime/handler.ts');
     const meta = await buildLikeDeployed(handlerEntry, join(work, 'meta'));
     // The other side of the code-splitting decision, for both bundles.
     const splitting = serverlessYml().custom.esbuild.splitting === true;
-    mkdirSync(floorDir, { recursive: true });
-    writeFileSync(floorSrc, SDK_ONLY_ENTRY);
-    let floorOtherSplit: BundleBuild;
-    try {
-      floorOtherSplit = await buildLikeDeployed(floorSrc, join(work, 'floor-other-split'), !splitting);
-    } finally {
-      rmSync(floorDir, { recursive: true, force: true });
-    }
+    const floorOtherSplit = await buildSource(SDK_ONLY_ENTRY, 'floor-other-split', !splitting);
     const handlerOtherSplit = await buildLikeDeployed(handlerEntry, join(work, 'handler-other-split'), !splitting);
+    // What ky alone costs on top of the floor, and the handler built without
+    // the plugin that keeps node:http imports from loading Node's fetch.
+    const withKy = await buildSource(WITH_KY_ENTRY, 'floor-ky');
+    const withoutHttpPlugin = await buildLikeDeployed(handlerEntry, join(work, 'handler-without-http-plugin'), undefined, [HTTP_PLUGIN]);
     const nodeOptions = deployedNodeOptions();
     // Measured in one alternation, so that drift hits the deployed build and
     // the other side of the splitting decision alike.
-    const files = [packagedFile, floor.file, handlerOtherSplit.file, floorOtherSplit.file];
+    const files = [packagedFile, floor.file, handlerOtherSplit.file, floorOtherSplit.file, withKy.file, withoutHttpPlugin.file];
     progress(`bundles: import times, ${rounds} rounds with the deployed NODE_OPTIONS="${nodeOptions}" (also built with splitting ${splitting ? 'off' : 'on'}), ${rounds} with source maps toggled...`);
-    const [packagedTime, floorTime, handlerOtherSplitTime, floorOtherSplitTime] = await importTimes(files, nodeOptions, env, rounds, (n) => {
+    const [packagedTime, floorTime, handlerOtherSplitTime, floorOtherSplitTime, withKyTime, withoutHttpPluginTime] = await importTimes(files, nodeOptions, env, rounds, (n) => {
       if (n % 5 === 0) progress(`  ${n}/${rounds}`);
     });
     // The other side of the source-map decision.
@@ -256,6 +278,8 @@ export async function measureBundles(env: Record<string, string>, rounds: number
       floor: floorTime as ImportTime,
       packagedOther: packagedOther as ImportTime,
       floorOther: floorOther as ImportTime,
+      floorWithKy: withKyTime as ImportTime,
+      handlerWithoutHttpPlugin: withoutHttpPluginTime as ImportTime,
       nodeOptions,
       otherOptions,
       topPackages: bytesByPackage(meta.metafile).slice(0, 8),

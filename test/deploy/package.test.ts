@@ -470,7 +470,7 @@ describe('the bundles', () => {
     ['readRuntime', READ, 'functions/read-runtime/handler'],
     ['engineVersions', VERSIONS, 'functions/engine-versions/handler'],
     ['publishSnapshots', PUBLISH, 'functions/publish-snapshots/handler'],
-  ])('%s imports under Node 24 with the deployed environment, as Lambda loads it', (name, logicalId, handlerPath) => {
+  ])('%s imports under Node 24 with the deployed environment, as Lambda loads it, without loading Node\'s fetch', (name, logicalId, handlerPath) => {
     const dir = join(work, `unzipped-${name}`);
     unpackFunction(join(pkg, `${name}.zip`), dir);
     const vars = fn(logicalId).Properties.Environment.Variables as Record<string, string>;
@@ -490,17 +490,22 @@ describe('the bundles', () => {
     const ric = join(ROOT, 'node_modules/serverless-offline/src/lambda/handler-runner/in-process-runner/aws-lambda-ric/UserFunction.js');
     const script = [
       `const m = await import(${JSON.stringify(handlerUrl)});`,
+      // Node's own fetch (undici and web streams: tens of ms of CPU) is
+      // loaded by the first Request/Response/Headers or ESM import of
+      // node:http; nothing at cold start needs it.
+      'const fetchLoaded = process.moduleLoadList.some((m) => m.includes("internal/deps/undici"));',
       'let viaLambdaLoader = "n/a";',
       existsSync(ric)
         ? `const { load } = await import(${JSON.stringify(pathToFileURL(ric).href)}); viaLambdaLoader = typeof (await load(${JSON.stringify(dir)}, ${JSON.stringify(`${handlerPath}.handler`)}));`
         : '',
-      'process.stdout.write(JSON.stringify({ handler: typeof m.handler, viaLambdaLoader }));',
+      'process.stdout.write(JSON.stringify({ handler: typeof m.handler, viaLambdaLoader, fetchLoaded }));',
     ].join('\n');
     const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, env, encoding: 'utf8', timeout: 60_000 });
     expect(result.stderr).not.toMatch(/Error/);
     expect(result.status, result.stderr).toBe(0);
-    const out = JSON.parse(result.stdout) as { handler: string; viaLambdaLoader: string };
+    const out = JSON.parse(result.stdout) as { handler: string; viaLambdaLoader: string; fetchLoaded: boolean };
     expect(out.handler).toBe('function');
+    expect(out.fetchLoaded).toBe(false);
     if (existsSync(ric)) expect(out.viaLambdaLoader).toBe('function');
   });
 });

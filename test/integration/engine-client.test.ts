@@ -177,7 +177,7 @@ describe('Class: HttpEngineClient', () => {
       expect(engine.calls).toHaveLength(1);
     });
 
-    it('refuses a status a fetch Response cannot carry (HTTP 600) as a protocol violation', async () => {
+    it('refuses a status outside 100-599 (HTTP 600) as a protocol violation', async () => {
       // Prepare
       const engineClient = client();
       engine.setNextHandler((_req, res) => {

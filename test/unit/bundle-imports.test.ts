@@ -1,9 +1,10 @@
 /**
  * What the register bundle may not hold: built with the deployed esbuild
  * settings (serverless.yml custom.esbuild), its metafile lists every
- * package that went in. `undici` was the engine client's transport (the
- * engine client connects over node:http now): this guards against it
- * coming back into the bundle.
+ * package that went in. `undici` (an Agent with a checked lookup) and then
+ * `ky` (over a fetch of our own) were the engine client's transport; it
+ * calls node:http directly now (lib/adapters/pinned-http.ts): this guards
+ * against either coming back into the bundle.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,11 +17,12 @@ const out = mkdtempSync(join(tmpdir(), 'gm-bundle-imports-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('Bundle: registerRuntime', () => {
-  it('holds no undici', async () => {
+  it('holds neither undici nor ky', async () => {
     const entry = fileURLToPath(new URL('../../functions/register-runtime/handler.ts', import.meta.url));
     const built = await buildLikeDeployed(entry, out);
     const packages = bytesByPackage(built.metafile).map(([name]) => name);
-    expect(packages).toContain('ky');
+    expect(packages).toContain('@aws-sdk/client-dynamodb');
     expect(packages).not.toContain('undici');
+    expect(packages).not.toContain('ky');
   });
 });
