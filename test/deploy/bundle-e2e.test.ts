@@ -419,6 +419,29 @@ describe('the bundled registerRuntime (serverless package --stage ci), on Dynamo
     ]);
     expect(diff.operationLog.added.map((e) => e.outcome)).toEqual(['success', 'success']);
   });
+
+  it('never loads Node\'s own fetch (undici, web streams): not at cold start, not for a registration, not for a keyed one', async () => {
+    // Prepare: a fresh environment (its DynamoDB endpoint is http:, so the
+    // SDK's node:http path is taken too).
+    const fresh = await startRegister();
+    try {
+      const loadedAtColdStart = await fresh.fetchLoaded();
+      const plainGame = newGame();
+      const keyedGame = newGame();
+
+      // Act
+      const plain = await invokeRegister(fresh, apiEvent(registerBody(plainGame, engine.url)));
+      const loadedAfterPlain = await fresh.fetchLoaded();
+      const keyed = await invokeRegister(fresh, apiEvent(registerBody(keyedGame, engine.url), { headers: { 'Idempotency-Key': `fetch-${keyedGame}` } }));
+      const loadedAfterKeyed = await fresh.fetchLoaded();
+
+      // Assess
+      expect([plain.status, keyed.status], JSON.stringify([plain.body, keyed.body])).toEqual([201, 201]);
+      expect({ loadedAtColdStart, loadedAfterPlain, loadedAfterKeyed }).toEqual({ loadedAtColdStart: false, loadedAfterPlain: false, loadedAfterKeyed: false });
+    } finally {
+      await fresh.stop();
+    }
+  });
 });
 
 describe('the bundled reconcileStarting, after a bundled registration is killed', () => {

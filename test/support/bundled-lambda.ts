@@ -163,7 +163,9 @@ export function unpackFunction(zipFile: string, dir: string): void {
  * Lambda's loader (or "" for a plain import). Requests on stdin, one JSON
  * line each: `{ id, event, context }` where context is `{ kind: "lambda",
  * remainingMs }` (a Lambda-like context with that deadline) or `{ kind:
- * "raw", value }` (passed as is, e.g. `{}`). Answers on stdout:
+ * "raw", value }` (passed as is, e.g. `{}`); or `{ id, probe: "fetchLoaded" }`,
+ * answered with whether the process has loaded Node's own fetch (its
+ * bundled undici) so far. Answers on stdout:
  * `{ "__runner": "ready" }` once loaded, then `{ "__runner": "answer", id,
  * result }` or `{ "__runner": "answer", id, error }` per request.
  */
@@ -208,6 +210,10 @@ say({ __runner: 'ready' });
 for await (const line of createInterface({ input: process.stdin })) {
   if (line.trim() === '') continue;
   const request = JSON.parse(line);
+  if (request.probe === 'fetchLoaded') {
+    say({ __runner: 'answer', id: request.id, result: process.moduleLoadList.some((m) => m.includes('internal/deps/undici')) });
+    continue;
+  }
   const context = request.context.kind === 'lambda' ? lambdaContext(request.context.remainingMs) : request.context.value;
   try {
     const result = await handler(request.event, context);
@@ -230,6 +236,8 @@ export interface BundledFunction {
   stderr(): string;
   /** Sends one invocation; resolves with the handler's result (rejects when the handler threw or the process died). */
   invoke<T = Json>(event: unknown, context?: InvokeContext): Promise<T>;
+  /** Whether the process has loaded Node's own fetch (undici, web streams) so far. */
+  fetchLoaded(): Promise<boolean>;
   /** Resolves once the process has exited. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Ends the process (stdin closed; SIGKILL if it lingers). */
@@ -309,6 +317,13 @@ export async function startBundledFunction(taskRoot: string, handlerString: stri
       return answer.then((result) => {
         checkHttpAnswerOf(event, result);
         return result;
+      });
+    },
+    fetchLoaded() {
+      const id = ++nextId;
+      return new Promise<boolean>((resolve, reject) => {
+        pending.set(id, { resolve: (v) => resolve(v === true), reject });
+        child.stdin?.write(`${JSON.stringify({ id, probe: 'fetchLoaded' })}\n`);
       });
     },
     exited,
