@@ -467,6 +467,7 @@ describe('the bundles', () => {
 
   it.each([
     ['registerRuntime', REGISTER, 'functions/register-runtime/handler'],
+    ['reconcileStarting', RECONCILE, 'functions/reconcile-starting/handler'],
     ['readRuntime', READ, 'functions/read-runtime/handler'],
     ['engineVersions', VERSIONS, 'functions/engine-versions/handler'],
     ['publishSnapshots', PUBLISH, 'functions/publish-snapshots/handler'],
