@@ -14,13 +14,15 @@
  * `process.getBuiltinModule('node:http')` by infra/esbuild-plugins.cjs.
  *
  * What it does, and only that: one request with the given method, headers
- * and body; redirects are never followed (a 3xx is handed back as it is);
- * the signal aborts the connection, also while the body is being read;
- * the answer is not decompressed (no Accept-Encoding is sent).
+ * and body, on a connection of its own; redirects are never followed (a
+ * 3xx is handed back as it is, and so is a 101); the signal aborts the
+ * connection, also while the body is being read; the answer is not
+ * decompressed (no Accept-Encoding is sent).
  */
 import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 export interface PinnedRequest {
   method: string;
@@ -37,13 +39,14 @@ export interface PinnedHttp {
 }
 
 export function pinnedHttp(lookup: LookupFunction): PinnedHttp {
-  // Own agents: kept-alive connections were opened to a checked address.
-  // Idle ones are closed after 4 s, so that a connection that slept through
-  // a frozen execution environment is not reused; a call in flight is
-  // bounded by its signal, not by this.
-  const agentOptions = { keepAlive: true, scheduling: 'lifo' as const, timeout: 4000 };
-  const plain = new HttpAgent(agentOptions);
-  const secure = new HttpsAgent(agentOptions);
+  // A connection per call, never kept alive: each registration calls its
+  // game's engine once, so a kept connection would almost never be used
+  // again, and when it were, an engine closing it as idle at the moment the
+  // next call goes out would fail that call, which is never retried. Every
+  // call resolves and checks the address anew. Own agents, so that close()
+  // can end whatever is still open.
+  const plain = new HttpAgent({ keepAlive: false });
+  const secure = new HttpsAgent({ keepAlive: false });
 
   return {
     request(url, { method, headers, body, signal }) {
@@ -53,8 +56,31 @@ export function pinnedHttp(lookup: LookupFunction): PinnedHttp {
       const all = body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) };
       return new Promise<IncomingMessage>((resolve, reject) => {
         const options = { method, headers: all, lookup, signal, agent: tls ? secure : plain };
-        const req = tls ? httpsRequest(url, options, resolve) : httpRequest(url, options, resolve);
-        req.on('error', reject);
+        const req = tls ? httpsRequest(url, options) : httpRequest(url, options);
+        // Settled by the answer, an error or the signal, whichever comes
+        // first: the signal bounds the wait even where Node reports neither.
+        const onAbort = () => {
+          req.destroy();
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        const settle = () => signal.removeEventListener('abort', onAbort);
+        req.on('response', (answer: IncomingMessage) => {
+          settle();
+          resolve(answer);
+        });
+        // A 101 with an Upgrade header: without this listener Node drops the
+        // socket and reports nothing at all. It is handed back like any
+        // answer (the caller judges its status), its connection closed.
+        req.on('upgrade', (answer: IncomingMessage, socket: Duplex) => {
+          socket.destroy();
+          settle();
+          resolve(answer);
+        });
+        req.on('error', (error) => {
+          settle();
+          reject(error);
+        });
         req.end(body);
       });
     },

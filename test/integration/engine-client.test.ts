@@ -4,6 +4,7 @@
  * exercised through an injected resolver, and the assertion that matters is
  * that the engine never saw a call.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -191,8 +192,8 @@ describe('Class: HttpEngineClient', () => {
       expect(error.message).toBe('engine init: engine answered HTTP 600');
     });
 
-    it('reuses the connection it opened to the checked address: a second call makes no second lookup', async () => {
-      // Prepare
+    it('opens a connection of its own per call, to an address checked for that call: two calls, two lookups, two connections, none kept alive', async () => {
+      // Prepare: each answer records the connection it came on.
       const lookups: string[] = [];
       const engineClient = client({
         resolve: async (hostname) => {
@@ -200,12 +201,49 @@ describe('Class: HttpEngineClient', () => {
           return [{ address: '127.0.0.1', family: 4 }];
         },
       });
+      const seen: { port: number | undefined; connection: string | undefined }[] = [];
+      const answerOk = (req: IncomingMessage, res: ServerResponse) => {
+        seen.push({ port: req.socket.remotePort, connection: req.headers.connection });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ players: RACES.map((race_name, i) => ({ race_name, engine_player_uuid: `p-${i}`, planets: 1, population: 1 })) }));
+      };
       // Act
+      engine.setNextHandler(answerOk);
       await engineClient.init(`http://galaxy-game-g1:${engine.port}/ok`, RACES, TIMEOUT);
+      engine.setNextHandler(answerOk);
       await engineClient.init(`http://galaxy-game-g1:${engine.port}/ok`, RACES, TIMEOUT);
       // Assess
-      expect(lookups).toEqual(['galaxy-game-g1']);
+      expect(lookups).toEqual(['galaxy-game-g1', 'galaxy-game-g1']);
       expect(engine.calls).toHaveLength(2);
+      expect(seen.map((c) => c.connection)).toEqual(['close', 'close']);
+      expect(seen[0]?.port).not.toBe(seen[1]?.port);
+    });
+
+    it.each([
+      ['and keeps the connection open', false],
+      ['and closes the connection', true],
+    ])('refuses a 101 Switching Protocols with an Upgrade header as a protocol violation, at once (%s)', async (_label, closeAfter) => {
+      // Prepare: a raw engine that switches protocols instead of answering
+      // (Node's client reports neither an answer nor an error for it unless told).
+      const raw = createServer((socket) => {
+        socket.once('data', () => {
+          socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+          if (closeAfter) socket.end();
+        });
+        socket.on('error', () => undefined);
+      });
+      await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+      const { port } = raw.address() as AddressInfo;
+      const engineClient = client();
+      try {
+        // Act: a timeout far beyond the test's own, so only an answer settles it.
+        const error = await failure(engineClient.init(`http://127.0.0.1:${port}`, RACES, { timeoutMs: 600_000 }));
+        // Assess
+        expect(error.code).toBe('engine_protocol_violation');
+        expect(error.message).toBe('engine init: engine answered HTTP 101');
+      } finally {
+        raw.close();
+      }
     });
 
     it('names the status in the message of a 503', async () => {
