@@ -192,7 +192,7 @@ export class HttpEngineClient implements EngineClient {
     return parsed.output.players;
   }
 
-  /** Closes the pooled connections; the client cannot be used afterwards. */
+  /** Closes the connections still open; the client cannot be used afterwards. */
   async close(): Promise<void> {
     this.connection.close();
   }

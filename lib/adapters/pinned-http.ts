@@ -34,7 +34,7 @@ export interface PinnedRequest {
 export interface PinnedHttp {
   /** Resolves with the answer once its status and headers are in; its body is read from the stream. */
   request(url: URL, init: PinnedRequest): Promise<IncomingMessage>;
-  /** Closes the pooled connections. */
+  /** Closes the connections still open (a call in flight fails). */
   close(): void;
 }
 
