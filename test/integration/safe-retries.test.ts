@@ -18,6 +18,13 @@ import { captureEmf } from '../support/emf.ts';
 import { apiEvent, lambdaContext, RecordingLog, registerBody } from '../support/harness.ts';
 import { coldStart, type Handler, parse, type Stack, startStack } from '../support/stack.ts';
 
+/** What `promise` rejects with (undefined when it resolves). */
+const rejectionOf = (promise: Promise<unknown>): Promise<unknown> =>
+  promise.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+
 let stack: Stack;
 let proxy: DynamoProxy;
 let handler: Handler;
@@ -385,10 +392,7 @@ describe('Safe retries: a key store whose first holder outlives its deadline (on
     const answerA = await a.result;
     const afterA = await keyItem(payload.key);
     const c = keyedCall(store, payload);
-    const refusedC = await c.result.then(
-      () => undefined,
-      (err: unknown) => err,
-    );
+    const refusedC = await rejectionOf(c.result);
 
     // Assess: A's answer stands for A; the key is still B's, in progress, with no answer saved.
     expect(answerA).toEqual({ by: 'a' });
@@ -414,16 +418,10 @@ describe('Safe retries: a key store whose first holder outlives its deadline (on
 
     // Act: A fails late; its release (a Delete) is refused.
     a.fail(new Error('engine failed'));
-    const failureA = await a.result.then(
-      () => undefined,
-      (err: unknown) => err,
-    );
+    const failureA = await rejectionOf(a.result);
     const afterA = await keyItem(payload.key);
     const c = keyedCall(store, payload);
-    const refusedC = await c.result.then(
-      () => undefined,
-      (err: unknown) => err,
-    );
+    const refusedC = await rejectionOf(c.result);
     b.fail(new Error('B failed too'));
     await b.result.catch(() => undefined);
 
@@ -465,10 +463,7 @@ describe('Safe retries: a key store whose first holder outlives its deadline (on
     // Act
     const first = keyedCall(store, payload);
     first.fail(new Error('not remembered'));
-    const failure = await first.result.then(
-      () => undefined,
-      (err: unknown) => err,
-    );
+    const failure = await rejectionOf(first.result);
     const afterRelease = await keyItem(payload.key);
     const retry = keyedCall(store, payload);
     retry.answer({ by: 'retry' });
