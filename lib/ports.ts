@@ -37,12 +37,6 @@ export class StoreConflictError extends Error {
 export interface RuntimeRecordStore {
   /** Inserts the `starting` record; StoreConflictError when one exists. */
   insertStarting(record: RuntimeRecord, opId: string, signal?: AbortSignal): Promise<void>;
-  /**
-   * Reads the record back (consistent read) after a commit whose answer was
-   * lost: true when it is `running` and carries opId, i.e. the commit landed.
-   * StoreUnavailableError when it cannot be read.
-   */
-  commitLanded(gameId: string, opId: string, signal?: AbortSignal): Promise<boolean>;
   /** Deletes the record only if it still carries opId (proof it is ours). */
   deleteOwned(gameId: string, opId: string, signal?: AbortSignal): Promise<void>;
 }
@@ -103,20 +97,9 @@ export interface RegistrationReads {
   read(gameId: string, version: string, signal?: AbortSignal): Promise<RecordAndVersion>;
 }
 
-export interface AppendOptions {
-  /** The operation's commit was undone by its rollback: its failure entry may replace its success entry. */
-  replaceOwnSuccess?: boolean;
-}
-
-export type AppendResult = 'appended' | 'success_stands';
-
 export interface OperationLogStore {
-  /**
-   * Appends the entry. For a failure entry whose own operation's success
-   * entry is already there: 'success_stands' (the commit landed and
-   * nothing undid it), unless `replaceOwnSuccess` (the rollback undid it).
-   */
-  append(entry: OperationEntry, signal?: AbortSignal, options?: AppendOptions): Promise<AppendResult>;
+  /** Appends the entry (never over another entry of the same operation). */
+  append(entry: OperationEntry, signal?: AbortSignal): Promise<void>;
 }
 
 export interface CommitRegistration {
@@ -136,21 +119,23 @@ export interface RegistrationCommitter {
    * Writes the mappings, flips the record starting -> running (only if it is
    * still this operation's, unmarked record), appends the success entry and
    * puts the outbox item, all in one transaction when the roster fits, else mapping chunks first
-   * and the rest in a final transaction. On failure, chunks already written
-   * stay for the caller's rollback (deleteOwnedMappings) to remove.
+   * (each conditional on the same unmarked record) and the rest in a final
+   * transaction. On failure, chunks already written stay for the caller's
+   * rollback (after the fence: deleteOwnedMappings) to remove.
    * StoreConflictError: a mapping exists or the compare-and-set was refused.
    * StoreUnavailableError: anything else.
    */
   commit(input: CommitRegistration, signal?: AbortSignal): Promise<void>;
   /**
-   * The first step of rolling back an attempted commit, in one transaction:
-   * deletes the operation's outbox item (so the relay skips its event) and
-   * puts the record back to `starting`, marked as being reclaimed, if it
-   * still carries opId. A commit whose answer was lost may still land late;
-   * the mark makes its compare-and-set fail, and a rollback that stops
-   * after this step leaves a record the reconciler finds and finishes.
+   * Settles an attempted commit before anything of it is undone: one
+   * conditional write on the record that DynamoDB orders against the
+   * commit (it requires the record `starting` under opId and marks it, and
+   * every commit transaction refuses a marked record). 'fenced': the
+   * commit did not land and never will; 'landed': the record is `running`
+   * under opId. Touches nothing else (the outbox table least of all).
+   * StoreUnavailableError: no verdict (the outcome stays unknown).
    */
-  abandon(gameId: string, opId: string, now: string, signal?: AbortSignal): Promise<void>;
+  fence(gameId: string, opId: string, now: string, signal?: AbortSignal): Promise<'fenced' | 'landed'>;
   /** Deletes the mappings of the game that carry opId (never another operation's). */
   deleteOwnedMappings(gameId: string, opId: string, signal?: AbortSignal): Promise<void>;
 }
@@ -172,8 +157,6 @@ export interface StartingRecordReclaimer {
   markReclaiming(ref: StartingRecordRef, now: string): Promise<boolean>;
   /** Deletes the game's mappings that carry op_id. */
   deleteOwnedMappings(gameId: string, opId: string): Promise<void>;
-  /** Deletes the operation's outbox item (event_id = op_id), if there is one. */
-  deleteOutboxItem(opId: string): Promise<void>;
   /**
    * Deletes the marked record (only if it still carries op_id and the mark)
    * and appends the audit entry, in one transaction. False when the record

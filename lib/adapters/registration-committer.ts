@@ -1,16 +1,23 @@
 /**
  * RegistrationCommitter on DynamoDB: the mappings, the starting -> running
  * compare-and-set, the success entry and the outbox item, in one
- * transaction when they fit; and the first step of undoing an attempted
- * commit (outbox item gone, record marked), also in one transaction.
+ * transaction when they fit; and the fence that settles an attempted
+ * commit before anything of it is undone.
  */
-import { DeleteCommand, type DeleteCommandInput, type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { PlayerMapping } from '../domain/runtime-record.ts';
 import type { CommitRegistration, RegistrationCommitter } from '../ports.ts';
 import { conditionRefused, MAX_TRANSACTION_ACTIONS, storeError, type TableNames, type TransactItem } from './dynamodb-conditions.ts';
 import { operationLogPut } from './operation-log-store.ts';
 import { deleteMappingsOf } from './player-mapping-rows.ts';
-import { STARTING_MARKER } from './runtime-record-store.ts';
+
+/**
+ * This operation's `starting` record, not fenced or marked by the
+ * reconciler: what every commit transaction requires. A registration that
+ * was merely slow is refused here and rolls itself back.
+ */
+const STILL_STARTING = '#status = :starting AND op_id = :op AND attribute_not_exists(reclaim_started_at)';
 
 export class DynamoRegistrationCommitter implements RegistrationCommitter {
   constructor(
@@ -32,48 +39,41 @@ export class DynamoRegistrationCommitter implements RegistrationCommitter {
     const room = MAX_TRANSACTION_ACTIONS - finalActions.length;
     const early = puts.slice(0, Math.max(0, puts.length - room));
     const last = puts.slice(early.length);
-    for (let i = 0; i < early.length; i += MAX_TRANSACTION_ACTIONS) {
-      await this.transact(early.slice(i, i + MAX_TRANSACTION_ACTIONS), 'write player mappings', signal);
+    // Each early chunk also checks that the record is still this
+    // operation's unfenced `starting` one: a chunk whose answer was lost
+    // can then never land after the fence, behind the rollback's delete.
+    const chunk = MAX_TRANSACTION_ACTIONS - 1;
+    for (let i = 0; i < early.length; i += chunk) {
+      await this.transact([...early.slice(i, i + chunk), this.stillStarting(input)], 'write player mappings', signal);
     }
     await this.transact([...last, ...finalActions], 'commit runtime record', signal);
   }
 
-  async abandon(gameId: string, opId: string, now: string, signal?: AbortSignal): Promise<void> {
-    // Keyed by event_id = op_id: the key itself is the proof that the item is
-    // this operation's. No condition: usually there is no item (the commit
-    // did not land), and a condition would refuse exactly that case.
-    const outboxDelete: TransactItem = { Delete: { TableName: this.tables.outbox, Key: { event_id: opId } } };
+  async fence(gameId: string, opId: string, now: string, signal?: AbortSignal): Promise<'fenced' | 'landed'> {
     try {
       await this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            // First in intent: the relay sends a record only while its item
-            // exists, so a commit that landed unseen is not announced.
-            outboxDelete,
-            {
-              Update: {
-                TableName: this.tables.runtimeRecords,
-                Key: { game_id: gameId },
-                UpdateExpression:
-                  'SET #status = :starting, starting_marker = :marker, reclaim_started_at = if_not_exists(reclaim_started_at, :now)',
-                ConditionExpression: 'op_id = :op',
-                ExpressionAttributeNames: { '#status': 'status' },
-                ExpressionAttributeValues: { ':starting': 'starting', ':marker': STARTING_MARKER, ':now': now, ':op': opId },
-              },
-            },
-          ],
+        new UpdateCommand({
+          TableName: this.tables.runtimeRecords,
+          Key: { game_id: gameId },
+          // The mark is what the commit's compare-and-set (and every mapping
+          // chunk's condition check) refuses: once this lands, no commit
+          // transaction of this operation can land. if_not_exists: an SDK
+          // retry of a fence that landed unseen lands again, unchanged.
+          UpdateExpression: 'SET reclaim_started_at = if_not_exists(reclaim_started_at, :now)',
+          ConditionExpression: '#status = :starting AND op_id = :op',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':starting': 'starting', ':op': opId, ':now': now },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
         { abortSignal: signal },
       );
+      return 'fenced';
     } catch (err) {
-      if (!conditionRefused(err)) throw storeError('mark runtime record abandoned', err);
-      // The record is not this operation's (or is gone): nothing to mark,
-      // but make sure no item of this operation is left to announce.
-      try {
-        await this.doc.send(new DeleteCommand(outboxDelete.Delete as DeleteCommandInput), { abortSignal: signal });
-      } catch (deleteErr) {
-        throw storeError('delete outbox item', deleteErr);
-      }
+      if (!(err instanceof ConditionalCheckFailedException)) throw storeError('fence runtime record', err);
+      // `running` under this op_id: the commit landed. Anything else (gone,
+      // another operation's record) can never become this operation's
+      // `starting` record again: the commit cannot land.
+      return err.Item?.status?.S === 'running' && err.Item.op_id?.S === opId ? 'landed' : 'fenced';
     }
   }
 
@@ -103,6 +103,18 @@ export class DynamoRegistrationCommitter implements RegistrationCommitter {
     };
   }
 
+  private stillStarting(input: CommitRegistration): TransactItem {
+    return {
+      ConditionCheck: {
+        TableName: this.tables.runtimeRecords,
+        Key: { game_id: input.gameId },
+        ConditionExpression: STILL_STARTING,
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':starting': 'starting', ':op': input.opId },
+      },
+    };
+  }
+
   private casToRunning(input: CommitRegistration): TransactItem {
     return {
       Update: {
@@ -113,7 +125,7 @@ export class DynamoRegistrationCommitter implements RegistrationCommitter {
         // starting -> running only for this operation's record, and only if
         // the reconciler has not marked it as abandoned: a registration that
         // was merely slow is refused here and rolls itself back.
-        ConditionExpression: '#status = :starting AND op_id = :op AND attribute_not_exists(reclaim_started_at)',
+        ConditionExpression: STILL_STARTING,
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: {
           ':running': 'running',

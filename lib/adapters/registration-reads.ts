@@ -4,9 +4,10 @@
  * BatchGetItem, and the resolved image_ref kept for the life of the
  * execution environment.
  *
- * - The record is read consistently (a record written a moment ago by
- *   another call must be seen); the version need not be: versions are
- *   immutable once written (spec, engine-versions routes).
+ * - Both are read consistently: a record written a moment ago by another
+ *   call must be seen, and so must a version written through the PUT route
+ *   a moment ago (an eventually consistent miss would answer 404, and be
+ *   remembered for 24 h under an Idempotency-Key).
  * - Warm, a version already resolved costs no request at all, and the
  *   record's existence is not read either: the conditional insert refuses
  *   an existing record and answers `conflict` itself (spec, Telemetry ->
@@ -85,7 +86,7 @@ export class DynamoRegistrationReads implements RegistrationReads {
     const { runtimeRecords, engineVersions } = this.tables;
     let pending: BatchRequest = {
       [runtimeRecords]: { Keys: [{ game_id: gameId }], ProjectionExpression: 'game_id', ConsistentRead: true },
-      [engineVersions]: { Keys: [{ version }], ProjectionExpression: 'image_ref' },
+      [engineVersions]: { Keys: [{ version }], ProjectionExpression: 'image_ref', ConsistentRead: true },
     };
     let record: Record<string, unknown> | undefined;
     let versionItem: Record<string, unknown> | undefined;

@@ -4,7 +4,7 @@
  * the engine version: registration-reads.ts).
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { RuntimeRecord } from '../domain/runtime-record.ts';
 import type { RuntimeRecordStore } from '../ports.ts';
 import { ifOwned, storeError } from './dynamodb-conditions.ts';
@@ -38,25 +38,6 @@ export class DynamoRuntimeRecordStore implements RuntimeRecordStore {
       // the row in the way is this operation's own insert, not a conflict.
       if (err instanceof ConditionalCheckFailedException && err.Item?.op_id?.S === opId) return;
       throw storeError('insert runtime record', err, 'runtime record already exists');
-    }
-  }
-
-  async commitLanded(gameId: string, opId: string, signal?: AbortSignal): Promise<boolean> {
-    try {
-      const res = await this.doc.send(
-        new GetCommand({
-          TableName: this.table,
-          Key: { game_id: gameId },
-          ProjectionExpression: '#status, op_id',
-          ExpressionAttributeNames: { '#status': 'status' },
-          // Consistent: a commit that landed must be seen as landed.
-          ConsistentRead: true,
-        }),
-        { abortSignal: signal },
-      );
-      return res.Item?.status === 'running' && res.Item.op_id === opId;
-    } catch (err) {
-      throw storeError('read runtime record back', err);
     }
   }
 

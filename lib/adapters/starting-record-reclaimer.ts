@@ -2,7 +2,7 @@
  * StartingRecordReclaimer on DynamoDB: what the reconciler reads and writes
  * to find and remove registrations abandoned in `starting`.
  */
-import { DeleteCommand, type DynamoDBDocumentClient, paginateQuery, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, paginateQuery, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { OperationEntry } from '../domain/operation.ts';
 import type { StartingRecordReclaimer, StartingRecordRef } from '../ports.ts';
 import { conditionRefused, storeError, type TableNames } from './dynamodb-conditions.ts';
@@ -63,15 +63,6 @@ export class DynamoStartingRecordReclaimer implements StartingRecordReclaimer {
 
   async deleteOwnedMappings(gameId: string, opId: string): Promise<void> {
     await deleteMappingsOf(this.doc, this.tables.playerMappings, gameId, opId);
-  }
-
-  async deleteOutboxItem(opId: string): Promise<void> {
-    try {
-      // Keyed by the op_id: the item can only be this operation's.
-      await this.doc.send(new DeleteCommand({ TableName: this.tables.outbox, Key: { event_id: opId } }));
-    } catch (err) {
-      throw storeError('delete outbox item', err);
-    }
   }
 
   async deleteMarkedWithEntry(ref: StartingRecordRef, entry: OperationEntry): Promise<boolean> {

@@ -10,7 +10,9 @@
  *                       record (same op_id): a registration that completed is
  *                       never touched; one that is only slow finds its
  *                       compare-and-set refused and rolls itself back;
- *  2. deleteOutboxItem (if any), deleteOwnedMappings, then the record;
+ *  2. deleteOwnedMappings, then the record (a `starting` record has no
+ *     outbox item: the item commits only with the compare-and-set to
+ *     `running`, which a marked record refuses);
  *  3. the failure entry (`reconciler`, `registration_abandoned`), written in
  *     the same transaction as the record's delete;
  *  4. the outcome metric; 5. one warning line.
@@ -84,13 +86,6 @@ export class ReconcileStarting {
   private async reclaim(ref: StartingRecordRef): Promise<boolean> {
     const startedAt = this.clock();
     if (!(await this.deps.reclaimer.markReclaiming(ref, startedAt.toISOString()))) return false;
-    // Normally there is no item: a commit that landed is `running` and never
-    // reclaimed; the commit's compare-and-set refuses a marked record, so no
-    // item can appear after the mark; and a rollback that marks a landed
-    // commit deletes its item in the same transaction. One delete by key
-    // (rare: reclaims are) keeps "a reclaimed registration leaves no outbox
-    // item" true here, without depending on how the record got marked.
-    await this.deps.reclaimer.deleteOutboxItem(ref.op_id);
     await this.deps.reclaimer.deleteOwnedMappings(ref.game_id, ref.op_id);
     const message = `registration ${ref.op_id} abandoned in status starting since ${ref.created_at}; reclaimed`;
     const entry: OperationEntry = {

@@ -3,7 +3,8 @@
  * leaves nothing of it behind.
  *
  * Input: the raw request body and who sent it (RegisterCall).
- * Output: the runtime record as stored, or a stable error code and message.
+ * Output: the runtime record as stored, a stable error code and message, or
+ * (only when a commit's fate could not be learnt) 503 "commit outcome unknown".
  *
  * Steps (the spec's lifecycle, one method each, in order):
  *  0. validateInput        - shape, the seed's eight checks, the stricter limits
@@ -18,17 +19,24 @@
  * 10. buildSnapshotEvent   - the outbox item (built before the commit: it needs the engine's players)
  *  8. commitRunning        - mappings + starting->running CAS + scheduling
  *  9.                        + the success entry
- * 10.                        + the outbox item, in one transaction; a commit
- *                            whose answer was lost is read back
- *                            (resolveLostCommit): if it landed, it stands
+ * 10.                        + the outbox item, in one transaction
  * 11. 201 with the record. Delivering the event is the relay's job
  *     (publishSnapshots), at least once; this function never calls EventBridge.
  *
- * Every failure goes through recordFailure, which rolls back what this
- * operation wrote, audits, counts and logs: exactly once per operation.
- * A failure caught by an outer layer (the handler's deadline guard, a
- * defect that escaped) comes back in through `abandon`, which audits it
- * under the same once-only rule.
+ * Settled facts. Once a commit transaction was sent, a failed or missing
+ * answer says nothing about whether it landed (or will). Nothing is undone
+ * before `settle` has learnt it with a fence (RegistrationCommitter.fence,
+ * a write DynamoDB orders against the commit): landed -> the registration
+ * stands (201); fenced -> it never will land, roll back, answer the failure;
+ * fence unanswered -> 503 "commit outcome unknown", nothing more written,
+ * the reconciler settles it.
+ *
+ * One answer per operation. Whoever decides first (the operation itself,
+ * or an outer layer through `abandon`: the handler's deadline guard, a
+ * defect that escaped) fixes the answer in `decide`; every later layer
+ * gives that same answer, the operation's later work never contradicts it,
+ * and the outcome metric, the log line and the failure entry are emitted
+ * once, there.
  */
 import { DEADLINE_GUARD_MS, ROLLBACK_RESERVE_MS } from '../config.ts';
 import type { RegisterErrorCode } from '../domain/errors.ts';
@@ -68,6 +76,9 @@ export type RegisterOutcome =
   | { ok: true; record: RuntimeRecord }
   | { ok: false; code: RegisterErrorCode; message: string };
 
+/** The answer when a commit was sent and its fate could not be learnt (spec, Failure handling). */
+export const OUTCOME_UNKNOWN_MESSAGE = 'register runtime: commit outcome unknown; GET /internal/v1/runtimes/{game_id} tells';
+
 export interface RegisterRuntimeDeps {
   records: RuntimeRecordStore;
   reads: RegistrationReads;
@@ -80,9 +91,11 @@ export interface RegisterRuntimeDeps {
   clock?: () => Date;
 }
 
-/** Bounds of the clean-up budget (rollback + failure audit). */
+/** Bounds of the clean-up budget (fence, rollback, failure audit). */
 const CLEANUP_MIN_MS = 500;
 const CLEANUP_MAX_MS = 5000;
+/** What the deadline guard keeps of its own time for answering, after waiting for a settlement or an audit. */
+const GUARD_ANSWER_MS = 200;
 
 /** A step failed with a stable code: the operation stops and rolls back. */
 class StepFailure extends Error {
@@ -93,6 +106,15 @@ class StepFailure extends Error {
     super(message);
   }
 }
+
+/**
+ * Where an attempted commit stands: `landed` (it stands), `fenced` (it did
+ * not land and never will), `unknown` (the fence went unanswered).
+ */
+type Settlement = 'landed' | 'fenced' | 'unknown';
+
+/** The answer of an operation, once decided: a 201, a failure, or "commit outcome unknown". */
+type Answer = { kind: 'landed' } | { kind: 'failed'; code: RegisterErrorCode; message: string } | { kind: 'unknown' };
 
 /** The state of one operation, threaded through the steps. */
 interface Operation {
@@ -107,28 +129,23 @@ interface Operation {
   parsed: ReturnType<typeof parseBody>;
   /** Aborts the operation's store calls when only the rollback reserve is left, or when it is abandoned. */
   signal: AbortSignal;
-  /** Aborted by `abandon`: an outer layer has answered for this operation. */
+  /** Aborted by `abandon`: an outer layer is answering for this operation; it sends no new write but its rollback. */
   abandoned: AbortController;
-  /** The failure this operation is rolling back and auditing, once decided. */
-  failure: { code: RegisterErrorCode; message: string } | undefined;
-  /** The failure entry, metric and warning line were written (or are being written): never twice. */
-  audited: boolean;
-  /** The commit landed: the registration stands, nothing audits a failure for it. */
-  committed: boolean;
-  /** The success outcome was counted and logged: never twice. */
-  reported: boolean;
+  /** The answer, once decided (by the operation or by `abandon`): never changes after. */
+  answer: Answer | undefined;
+  /** The failure entry being written (once per operation). */
+  audit: Promise<void> | undefined;
+  /** The fence's verdict on the commit, once asked (asked once per operation). */
+  settlement: Promise<Settlement> | undefined;
   /** The record and roster the commit writes, once it is attempted (what a standing registration answers). */
   commit: { record: RuntimeRecord; members: number } | undefined;
-  /**
-   * The rollback undid the commit's writes (outbox item deleted, record
-   * marked): only then may the failure entry replace the operation's own
-   * success entry, which exists when the commit landed unseen.
-   */
-  undone: boolean;
-  /** This operation inserted the runtime record (so it may roll it back). */
+  /** This operation may have inserted the runtime record (so it rolls it back). */
   inserted: boolean;
-  /** Mapping rows of this operation may exist (the commit was attempted). */
-  mappingsWritten: boolean;
+  /**
+   * A commit transaction (a mapping chunk or the final one) was sent: its
+   * fate must be settled by the fence before anything is undone.
+   */
+  commitSent: boolean;
 }
 
 export class RegisterRuntime {
@@ -141,10 +158,10 @@ export class RegisterRuntime {
   }
 
   async register(call: RegisterCall): Promise<RegisterOutcome> {
-    // Abandoned before it started (an outer layer already answered and
-    // audited it, e.g. while the key was being taken): it never runs.
-    const abandoned = this.operations.get(call)?.failure;
-    if (abandoned !== undefined) return { ok: false, ...abandoned };
+    // Answered before it started (an outer layer answered and audited it,
+    // e.g. while the key was being taken): it never runs.
+    const earlier = this.operations.get(call);
+    if (earlier?.answer !== undefined) return this.outcomeOf(earlier);
     const op = this.begin(call);
     try {
       const request = this.validateInput(op);
@@ -160,7 +177,8 @@ export class RegisterRuntime {
       const event = this.buildSnapshotEvent(op, running, mappings, players);
       await this.commitRunning(op, running, mappings, event);
       // Committed: from here on nothing fails or rolls back the registration.
-      return this.standing(op);
+      this.decide(op, { kind: 'landed' });
+      return this.outcomeOf(op);
     } catch (err) {
       if (err instanceof StepFailure) return this.recordFailure(op, err.code, err.message);
       // A defect: still leave nothing behind, then answer 500.
@@ -170,39 +188,37 @@ export class RegisterRuntime {
   }
 
   /**
-   * An outer layer answered for this call without the operation's own
-   * outcome: the handler's deadline guard (Middy, just before the Lambda
-   * deadline) or a defect that escaped. The failure is audited here, now,
-   * exactly once:
-   * - the operation never started (or already finished): audited as a new
-   *   operation, like `reject`, unless it audited its own outcome;
-   * - it is still running: its abort signal fires (its store calls stop and
-   *   it writes nothing more but its rollback), and the entry is written
-   *   under its own op_id. The operation itself keeps running while the
-   *   Lambda does (after Middy's answer the environment may be frozen, so
-   *   the entry cannot wait for it), rolls back what it wrote, and finds the
-   *   failure audited: no second entry, metric or line. Its commit cannot
-   *   land after this entry either: the commit's success entry is put only
-   *   if no entry with its op_id exists;
-   * - it already decided its own failure (rolling back): that failure is
-   *   the one audited, with its own code.
-   * A committed registration stands: nothing is audited as a failure, and
-   * the answer is the registration's 201. That includes a commit that
-   * landed unseen just before this entry: the entry is then refused by the
-   * operation's own success entry, which proves the commit landed.
-   * A failure is answered with the outer layer's code (a defect's 500, the
-   * guard's 503); the entry carries the operation's own code when it had
-   * already decided one.
+   * An outer layer must answer for this call now, without the operation's
+   * own outcome: the handler's deadline guard (Middy, just before the Lambda
+   * deadline) or a defect that escaped. It answers only what is settled:
+   * - the operation never started: a failure, audited as a new operation;
+   * - it already decided its answer: that answer (its failure entry written
+   *   first, within this layer's budget);
+   * - no commit was sent yet: the failure (code and message given here); the
+   *   operation stops sending writes and rolls back what it wrote;
+   * - a commit was sent: the fence settles it (shared with the operation's
+   *   own settlement): landed -> 201; fenced -> the failure; no verdict
+   *   within this layer's budget -> 503 "commit outcome unknown".
+   * The operation keeps running while the Lambda does (after Middy's
+   * answer the environment may be frozen) and never contradicts the answer.
    */
   async abandon(call: RegisterCall, code: RegisterErrorCode, message: string): Promise<RegisterOutcome> {
     const op = this.operations.get(call);
     if (op === undefined) return this.reject(call, code, message);
+    const budget = AbortSignal.timeout(Math.max(1, call.remainingTimeMs() - GUARD_ANSWER_MS));
     op.abandoned.abort();
-    if (op.committed) return this.standing(op);
-    op.failure ??= { code, message };
-    if (op.audited) return { ok: false, code, message };
-    if ((await this.audit(op, op.failure.code, op.failure.message)) === 'stands') return this.standing(op);
-    return { ok: false, code, message };
+    if (op.answer === undefined && op.commitSent) {
+      const settled = await Promise.race([this.settle(op), aborted(budget)]);
+      // The operation's own commit answer may have decided meanwhile.
+      if (op.answer === undefined) {
+        if (settled === 'landed') this.decide(op, { kind: 'landed' });
+        else if (settled === 'fenced') this.decide(op, { kind: 'failed', code, message });
+        else this.decide(op, { kind: 'unknown' });
+      }
+    }
+    const answer = this.decide(op, { kind: 'failed', code, message });
+    if (answer.kind === 'failed') await Promise.race([this.auditOnce(op, budget), aborted(budget)]);
+    return this.outcomeOf(op);
   }
 
   /**
@@ -229,14 +245,12 @@ export class RegisterRuntime {
       parsed,
       signal: AbortSignal.any([AbortSignal.timeout(Math.max(1, call.remainingTimeMs() - ROLLBACK_RESERVE_MS)), abandoned.signal]),
       abandoned,
-      failure: undefined,
-      audited: false,
-      committed: false,
-      reported: false,
+      answer: undefined,
+      audit: undefined,
+      settlement: undefined,
       commit: undefined,
-      undone: false,
       inserted: false,
-      mappingsWritten: false,
+      commitSent: false,
     };
     this.operations.set(call, op);
     return op;
@@ -391,88 +405,98 @@ export class RegisterRuntime {
     return outboxEvent(op.opId, update, this.clock(), this.deps.settings.outboxTtlS);
   }
 
-  /** 8+9+10. Mappings, the starting -> running compare-and-set with the initial scheduling, the success entry and the outbox item. */
-  private async commitRunning(op: Operation, record: RuntimeRecord, mappings: PlayerMapping[], event: OutboxEvent): Promise<RuntimeRecord> {
+  /**
+   * 8+9+10. Mappings, the starting -> running compare-and-set with the
+   * initial scheduling, the success entry and the outbox item. A failed or
+   * missing answer is settled by the fence (in recordFailure) before
+   * anything is undone: a commit that landed unseen stands.
+   */
+  private async commitRunning(op: Operation, record: RuntimeRecord, mappings: PlayerMapping[], event: OutboxEvent): Promise<void> {
     this.stillOwned(op);
-    op.mappingsWritten = true;
+    op.commitSent = true;
     op.commit = { record, members: mappings.length };
-    try {
-      await this.store(() =>
-        this.deps.committer.commit(
-          {
-            opId: op.opId,
-            gameId: record.game_id,
-            mappings,
-            running: { next_generation_at: record.next_generation_at, updated_at: record.updated_at },
-            successEntry: this.entry(op, 'success', '', '', record.updated_at),
-            outbox: event,
-          },
-          op.signal,
-        ),
-      );
-    } catch (err) {
-      // A refused condition did not land. Anything else may have: the
-      // stream announces an outbox item as soon as its commit lands, so a
-      // commit read back as landed stands. One whose outcome cannot be read
-      // is rolled back, outbox item first (the spec's rule; a relay that
-      // read the item before its delete may still announce it).
-      if (err instanceof StepFailure && err.code === 'service_unavailable' && (await this.resolveLostCommit(op, record.game_id))) {
-        this.deps.log.info('commit answer lost, but the commit landed: registration stands', { game_id: record.game_id, op_id: op.opId });
-        return record;
-      }
-      throw err;
-    }
-    return record;
+    await this.store(() =>
+      this.deps.committer.commit(
+        {
+          opId: op.opId,
+          gameId: record.game_id,
+          mappings,
+          running: { next_generation_at: record.next_generation_at, updated_at: record.updated_at },
+          successEntry: this.entry(op, 'success', '', '', record.updated_at),
+          outbox: event,
+        },
+        op.signal,
+      ),
+    );
   }
 
   /**
-   * A commit whose answer was lost: read the record back (consistent read).
-   * True when it is `running` with this operation's id. A read that fails
-   * too leaves the outcome unknown: false, and the rollback undoes it.
+   * Where a sent commit stands, asked once per operation (the operation's
+   * failure path and `abandon` share the answer): the fence's verdict, or
+   * `unknown` when the fence went unanswered within the clean-up budget.
    */
-  private async resolveLostCommit(op: Operation, gameId: string): Promise<boolean> {
-    try {
-      return await this.deps.records.commitLanded(gameId, op.opId, this.cleanupSignal(op));
-    } catch (err) {
-      this.deps.log.error('read-back of a lost commit failed; rolling back', { game_id: gameId, op_id: op.opId, error: err });
-      return false;
-    }
+  private settle(op: Operation): Promise<Settlement> {
+    op.settlement ??= this.deps.committer.fence(op.gameId as string, op.opId, this.clock().toISOString(), this.cleanupSignal(op)).catch(
+      (err: unknown) => {
+        this.deps.log.error('fence of a commit went unanswered', { game_id: op.gameId, op_id: op.opId, error: err });
+        return 'unknown' as const;
+      },
+    );
+    return op.settlement;
   }
 
   /**
-   * The commit landed: the registration stands and answers 201 with the
-   * record, counted and logged once (the operation itself and `abandon`
-   * may both learn it).
+   * Fixes the operation's answer, once: the first decision stands and is
+   * returned to every later caller. Counting and logging happen here, once
+   * per operation (a failure's entry, metric and line in auditOnce).
    */
-  private standing(op: Operation): RegisterOutcome {
+  private decide(op: Operation, answer: Answer): Answer {
+    if (op.answer !== undefined) return op.answer;
+    op.answer = answer;
+    if (answer.kind === 'landed') this.reportSuccess(op);
+    else if (answer.kind === 'unknown') this.reportUnknown(op);
+    return answer;
+  }
+
+  private outcomeOf(op: Operation): RegisterOutcome {
+    const answer = op.answer as Answer;
+    if (answer.kind === 'landed') return { ok: true, record: (op.commit as NonNullable<Operation['commit']>).record };
+    if (answer.kind === 'unknown') return { ok: false, code: 'service_unavailable', message: OUTCOME_UNKNOWN_MESSAGE };
+    return { ok: false, code: answer.code, message: answer.message };
+  }
+
+  private reportSuccess(op: Operation): void {
     const commit = op.commit as NonNullable<Operation['commit']>;
-    op.committed = true;
-    if (!op.reported) this.reportSuccess(op, commit.record, commit.members);
-    return { ok: true, record: commit.record };
-  }
-
-  private reportSuccess(op: Operation, record: RuntimeRecord, members: number): void {
-    op.reported = true;
     try {
       this.deps.telemetry.registerOutcome('success', '');
       this.deps.log.info('runtime registered', {
-        game_id: record.game_id,
-        engine_version: record.current_engine_version,
-        members,
+        game_id: commit.record.game_id,
+        engine_version: commit.record.current_engine_version,
+        members: commit.members,
         op_source: op.call.opSource,
         op_id: op.opId,
       });
     } catch (err) {
-      this.deps.log.error('reporting a registration failed', { game_id: record.game_id, op_id: op.opId, error: err });
+      this.deps.log.error('reporting a registration failed', { game_id: commit.record.game_id, op_id: op.opId, error: err });
     }
   }
 
-  /** Before a write: an abandoned operation writes nothing more (its rollback aside). */
+  /** The commit's fate is unknown: one metric and one warning line; no failure entry (the reconciler settles it). */
+  private reportUnknown(op: Operation): void {
+    this.deps.telemetry.registerOutcome('failure', 'service_unavailable');
+    this.deps.log.warn('commit outcome unknown', {
+      game_id: op.gameId ?? UNIDENTIFIED_GAME,
+      engine_version: op.engineVersion,
+      op_source: op.call.opSource,
+      op_id: op.opId,
+      error_code: 'service_unavailable',
+      error_message: OUTCOME_UNKNOWN_MESSAGE,
+    });
+  }
+
+  /** Before a write: an abandoned operation sends nothing new (its rollback aside). */
   private stillOwned(op: Operation): void {
-    if (op.abandoned.signal.aborted) {
-      // Its answer and audit were given by `abandon`: this only drives the rollback.
-      throw new StepFailure(op.failure?.code ?? 'service_unavailable', op.failure?.message ?? 'register runtime: abandoned');
-    }
+    if (op.abandoned.signal.aborted) throw new StepFailure('service_unavailable', 'register runtime: abandoned');
   }
 
   /** Runs a store call; a refused condition is `conflict`, anything else `service_unavailable` naming the step. */
@@ -503,64 +527,56 @@ export class RegisterRuntime {
 
   /**
    * The clean-up budget: its own time, so a cancelled or nearly timed-out
-   * operation still cleans up, ending before the handler's deadline guard.
+   * operation still settles and cleans up, ending before the handler's
+   * deadline guard.
    */
   private cleanupSignal(op: Operation): AbortSignal {
     return AbortSignal.timeout(Math.min(CLEANUP_MAX_MS, Math.max(CLEANUP_MIN_MS, op.call.remainingTimeMs() - DEADLINE_GUARD_MS - 250)));
   }
 
   /**
-   * The one failure path: roll back what this operation wrote (outbox item,
-   * mappings, then the record it inserted), append the failure entry, count, log.
-   * Rollback and audit get their own time budget, ending before the
-   * handler's deadline guard; their failures are logged at error level and
-   * never replace the original code. An operation abandoned meanwhile was
-   * audited by `abandon`: it only rolls back.
+   * The one failure path. A sent commit is settled first: landed -> the
+   * registration stands (201); unknown -> 503 "commit outcome unknown" and
+   * nothing more is written; fenced (or no commit sent) -> the failure is
+   * decided, then rolled back (mappings, then the record this operation
+   * inserted) and audited (entry, metric, warning line). Rollback and audit
+   * get their own budget, ending before the handler's deadline guard; their
+   * failures are logged and never replace the code. An answer an outer layer
+   * gave first is kept: the operation only rolls back when that answer is a
+   * failure.
    */
   private async recordFailure(op: Operation, code: RegisterErrorCode, message: string): Promise<RegisterOutcome> {
-    // `abandon` found the commit landed meanwhile: it stands, nothing rolls back.
-    if (op.committed) return this.standing(op);
-    op.failure ??= { code, message };
-    const signal = this.cleanupSignal(op);
-    if (op.inserted) await this.rollback(op, signal);
-    if (op.audited) {
-      this.deps.log.info('register runtime rolled back after an outer layer answered for it', {
-        game_id: op.gameId ?? UNIDENTIFIED_GAME,
-        op_id: op.opId,
-        error_code: code,
-      });
-      return { ok: false, code, message };
+    const settled = op.commitSent ? await this.settle(op) : 'fenced';
+    if (op.answer === undefined) {
+      if (settled === 'landed') {
+        this.deps.log.info('commit answer lost, but the commit landed: registration stands', { game_id: op.gameId, op_id: op.opId });
+        this.decide(op, { kind: 'landed' });
+      } else if (settled === 'unknown') {
+        this.decide(op, { kind: 'unknown' });
+      } else {
+        this.decide(op, { kind: 'failed', code, message });
+      }
     }
-    // The entry is refused by the operation's own success entry when its
-    // commit landed unseen and the rollback could not undo it: then the
-    // registration stands, and its answer is the 201.
-    if ((await this.audit(op, code, message, signal)) === 'stands') return this.standing(op);
-    return { ok: false, code, message };
+    // A failure answered by this operation or by an outer layer is settled:
+    // the commit never landed and never will, so what was written goes.
+    if (op.answer?.kind === 'failed' && settled === 'fenced') {
+      const signal = this.cleanupSignal(op);
+      if (op.inserted) await this.rollback(op, signal);
+      await this.auditOnce(op, signal);
+    }
+    return this.outcomeOf(op);
   }
 
-  /**
-   * The failure entry, the outcome metric and the warning line: once per
-   * operation. 'stands' when the entry was refused by the operation's own
-   * success entry (its commit landed, and no rollback undid it): then
-   * nothing is audited as a failure.
-   */
-  private async audit(op: Operation, code: RegisterErrorCode, message: string, signal?: AbortSignal): Promise<'failed' | 'stands'> {
-    op.audited = true;
+  /** The failure entry, the outcome metric and the warning line: once per operation, whoever asks first. */
+  private auditOnce(op: Operation, signal: AbortSignal): Promise<void> {
+    op.audit ??= this.audit(op, signal);
+    return op.audit;
+  }
+
+  private async audit(op: Operation, signal: AbortSignal): Promise<void> {
+    const { code, message } = op.answer as Extract<Answer, { kind: 'failed' }>;
     try {
-      const appended = await this.deps.operationLog.append(
-        this.entry(op, 'failure', code, message, this.clock().toISOString()),
-        signal ?? AbortSignal.timeout(CLEANUP_MIN_MS),
-        { replaceOwnSuccess: op.undone },
-      );
-      if (appended === 'success_stands' && op.commit !== undefined) {
-        op.audited = false;
-        this.deps.log.error('register runtime: its commit landed and was not undone; the registration stands', {
-          game_id: op.gameId ?? UNIDENTIFIED_GAME,
-          op_id: op.opId,
-          error_code: code,
-        });
-        return 'stands';
-      }
+      await this.deps.operationLog.append(this.entry(op, 'failure', code, message, this.clock().toISOString()), signal);
     } catch (err) {
       this.deps.log.error('append operation log failed', {
         game_id: op.gameId ?? UNIDENTIFIED_GAME,
@@ -578,31 +594,22 @@ export class RegisterRuntime {
       error_code: code,
       error_message: message,
     });
-    return 'failed';
   }
 
+  /**
+   * Undoes what the operation wrote, once the commit is known not to have
+   * landed: its mappings (by op_id), then its record (only if it still
+   * carries op_id). A failure leaves the `starting` record (fenced, so
+   * marked for reclaim) for the reconciler, which finds its mappings by op_id
+   * and finishes; deleting the record first would orphan them.
+   */
   private async rollback(op: Operation, signal: AbortSignal): Promise<void> {
     const gameId = op.gameId as string;
-    if (op.mappingsWritten) {
+    if (op.commitSent) {
       try {
-        // The commit's outcome may still be unknown (answer lost, read-back
-        // failed), or it may land late: first, in one transaction, delete
-        // the outbox item (so the relay skips the event) and make the record
-        // a marked, reclaimable `starting` one (so a late commit is refused,
-        // and a rollback stopped halfway is found and finished by the
-        // reconciler, outbox item included).
-        await this.deps.committer.abandon(gameId, op.opId, this.clock().toISOString(), signal);
-        op.undone = true;
         await this.deps.committer.deleteOwnedMappings(gameId, op.opId, signal);
       } catch (err) {
-        // Keep the `starting` record: it is what lets the reconciler find
-        // this operation's mappings (by op_id) and remove both later.
-        // Deleting it now would orphan the mappings for good.
-        this.deps.log.error('rollback player mappings failed; left for the reconciler', {
-          game_id: gameId,
-          op_id: op.opId,
-          error: err,
-        });
+        this.deps.log.error('rollback player mappings failed; left for the reconciler', { game_id: gameId, op_id: op.opId, error: err });
         return;
       }
     }
@@ -612,4 +619,12 @@ export class RegisterRuntime {
       this.deps.log.error('rollback runtime record failed', { game_id: gameId, op_id: op.opId, error: err });
     }
   }
+}
+
+/** Resolves (with undefined) when the signal aborts: a bound on how long a layer waits. */
+function aborted(signal: AbortSignal): Promise<undefined> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve(undefined);
+    else signal.addEventListener('abort', () => resolve(undefined), { once: true });
+  });
 }

@@ -1,11 +1,11 @@
 /**
  * The failure table of the spec, row by row, with the DynamoDB SDK mocked
  * (aws-sdk-client-mock): each test forces one failure and asserts the
- * answer, what was rolled back (outbox item included), the operation-log
- * entry and the outcome metric.
+ * answer, what was rolled back (after the fence that settles an attempted
+ * commit), the operation-log entry and the outcome metric.
  */
 import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DynamoRegistrationCommitter } from '../../lib/adapters/registration-committer.ts';
@@ -14,7 +14,7 @@ import { outcomeAnswer } from '../../lib/http/responses.ts';
 import { checkAnswer } from '../support/contract.ts';
 import type { EngineInitPlayer } from '../../lib/domain/engine-player.ts';
 import { EngineCallError, type EngineClient } from '../../lib/ports.ts';
-import type { RegisterCall } from '../../lib/register-runtime/register-runtime.ts';
+import { OUTCOME_UNKNOWN_MESSAGE, type RegisterCall } from '../../lib/register-runtime/register-runtime.ts';
 import { buildRegistration } from '../../lib/wiring.ts';
 import { RecordingLog, RecordingTelemetry, registerBody } from '../support/harness.ts';
 
@@ -106,27 +106,60 @@ function mappingDeletes(): Record<string, any>[] {
   return [...txItems().flatMap((i) => (i.Delete?.TableName === 'mappings' ? [i.Delete] : [])), ...deletesOf('mappings')];
 }
 
+/** The fence: one conditional update of the record (this operation's `starting` one), nothing else. */
+const fences = () => calls(UpdateCommand, 'records').map((c) => c.args[0].input as Record<string, any>);
+
 /**
- * The rollback of an attempted commit: one transaction deleting the outbox
- * item and marking the record (if still this operation's), then this
- * operation's mappings, then the record, in that order.
+ * The rollback of an attempted commit: the fence first (settling that the
+ * commit did not land), then this operation's mappings, then the record,
+ * in that order; the outbox table is never touched.
  */
 function expectRolledBack(opId: string) {
   const all = ddb.calls().map((c) => c.args[0] as { constructor: { name: string }; input: Record<string, any> });
-  const abandonAt = all.findIndex((c) => c.input.TransactItems?.[0]?.Delete?.TableName === 'outbox');
-  const abandon = all[abandonAt]?.input as { TransactItems: Record<string, any>[] };
-  expect(abandon.TransactItems[0]).toEqual({ Delete: { TableName: 'outbox', Key: { event_id: opId } } });
-  expect(abandon.TransactItems[1]?.Update).toMatchObject({ TableName: 'records', Key: { game_id: 'g-1' }, ConditionExpression: 'op_id = :op' });
+  const fenceAt = all.findIndex((c) => c.constructor.name === 'UpdateCommand' && c.input.TableName === 'records');
+  expect(fences()).toEqual([
+    expect.objectContaining({
+      Key: { game_id: 'g-1' },
+      ConditionExpression: '#status = :starting AND op_id = :op',
+      ExpressionAttributeValues: expect.objectContaining({ ':op': opId, ':starting': 'starting' }),
+    }),
+  ]);
   const deletes = mappingDeletes();
   expect([...new Set(deletes.map((d) => d.Key.user_id as string))].sort()).toEqual(['u-001', 'u-002']);
   for (const d of deletes) expect(d).toMatchObject({ ConditionExpression: 'op_id = :op', ExpressionAttributeValues: { ':op': opId } });
   const mappingsAt = all.findIndex(
-    (c, i) => i > abandonAt && (c.input.TableName === 'mappings' || c.input.TransactItems?.some((t: Record<string, any>) => t.Delete?.TableName === 'mappings')) && !('KeyConditionExpression' in c.input),
+    (c, i) => i > fenceAt && (c.input.TableName === 'mappings' || c.input.TransactItems?.some((t: Record<string, any>) => t.Delete?.TableName === 'mappings')) && !('KeyConditionExpression' in c.input),
   );
-  const recordAt = all.findIndex((c) => c.input.TableName === 'records' && 'Key' in c.input && !('ProjectionExpression' in c.input) && c.constructor.name === 'DeleteCommand');
-  expect(abandonAt).toBeGreaterThanOrEqual(0);
-  expect(mappingsAt).toBeGreaterThan(abandonAt);
+  const recordAt = all.findIndex((c) => c.input.TableName === 'records' && 'Key' in c.input && c.constructor.name === 'DeleteCommand');
+  expect(fenceAt).toBeGreaterThanOrEqual(0);
+  expect(mappingsAt).toBeGreaterThan(fenceAt);
   expect(recordAt).toBeGreaterThan(mappingsAt);
+  expectOutboxUntouched();
+}
+
+/** The registration's rollback never writes to the outbox table (it must work while that table is down). */
+function expectOutboxUntouched() {
+  expect(deletesOf('outbox')).toEqual([]);
+  expect(txItems().filter((i) => i.Delete?.TableName === 'outbox')).toEqual([]);
+}
+
+/** A refusal of the fence by DynamoDB, with the record as it is (ALL_OLD). */
+function fenceRefusedBy(item: (opId: string) => Record<string, { S: string }> | undefined) {
+  ddb.on(UpdateCommand, { TableName: 'records' }).callsFake(() => {
+    throw new ConditionalCheckFailedException({ message: 'refused', $metadata: {}, Item: item(insertedOpId()) });
+  });
+}
+
+/** The commit's fate unknown: one metric and one warning line naming game and op; no entry, nothing undone. */
+function expectOutcomeUnknown(res: { status: number; body: any }) {
+  expect(res).toEqual({ status: 503, body: { error: { code: 'service_unavailable', message: OUTCOME_UNKNOWN_MESSAGE } } });
+  expect(opLogEntries()).toEqual([]);
+  expect(ddb.commandCalls(DeleteCommand)).toHaveLength(0);
+  expect(calls(QueryCommand, 'mappings')).toHaveLength(0);
+  expect(telemetry.outcomes).toEqual([{ outcome: 'failure', error_code: 'service_unavailable' }]);
+  expect(log.at('warn')).toEqual([
+    expect.objectContaining({ message: 'commit outcome unknown', extra: expect.objectContaining({ game_id: 'g-1', op_id: insertedOpId() }) }),
+  ]);
 }
 
 function expectFailureAudited(code: string) {
@@ -155,6 +188,7 @@ beforeEach(() => {
   ddb.on(TransactWriteCommand).resolves({});
   ddb.on(QueryCommand).resolves({ Items: [] });
   ddb.on(DeleteCommand).resolves({});
+  ddb.on(UpdateCommand).resolves({});
 });
 
 describe('Class: RegisterRuntime', () => {
@@ -165,7 +199,8 @@ describe('Class: RegisterRuntime', () => {
       expect(ddb.calls()).toHaveLength(3);
       const read = calls(BatchGetCommand)[0]?.args[0].input as { RequestItems: Record<string, { Keys: unknown[]; ConsistentRead?: boolean }> };
       expect(read.RequestItems.records).toMatchObject({ Keys: [{ game_id: 'g-1' }], ConsistentRead: true });
-      expect(read.RequestItems.versions).toMatchObject({ Keys: [{ version: '1.4.2' }] });
+      // Both consistent: a version PUT a moment ago must be found.
+      expect(read.RequestItems.versions).toMatchObject({ Keys: [{ version: '1.4.2' }], ConsistentRead: true });
       expect(calls(PutCommand, 'records')).toHaveLength(1);
       const tx = txItems();
       expect(tx.filter((i) => i.Put?.TableName === 'mappings')).toHaveLength(2);
@@ -331,7 +366,7 @@ describe('Class: RegisterRuntime', () => {
     it.each([
       ['an existing mapping', ['ConditionalCheckFailed', 'None'], 409, 'conflict'],
       ['a store error', ['ThrottlingError'], 503, 'service_unavailable'],
-    ])('mapping chunk write fails with %s: mappings of this operation and the record are rolled back', async (_what, reasons, status, code) => {
+    ])('mapping chunk write fails with %s: fenced, then mappings of this operation and the record are rolled back', async (_what, reasons, status, code) => {
       // 150 members: one chunk of 53 mappings goes before the commit transaction (97 + CAS + entry + outbox item).
       ddb.on(TransactWriteCommand).rejectsOnce(cancelled(reasons));
       ddb.on(QueryCommand, { TableName: 'mappings' }).resolves({ Items: [] });
@@ -339,39 +374,51 @@ describe('Class: RegisterRuntime', () => {
       expect(res.status).toBe(status);
       expect(res.body.error.code).toBe(code);
       expect(res.body.error.message).toMatch(/^write player mappings/);
-      // The chunk, then the rollback's outbox delete + mark.
-      expect(calls(TransactWriteCommand)).toHaveLength(2);
+      // Only the chunk was sent, and it checks the record is still this operation's unfenced `starting` one.
+      expect(calls(TransactWriteCommand)).toHaveLength(1);
+      expect(txItems().at(-1)?.ConditionCheck).toMatchObject({
+        TableName: 'records',
+        Key: { game_id: 'g-1' },
+        ConditionExpression: '#status = :starting AND op_id = :op AND attribute_not_exists(reclaim_started_at)',
+      });
+      expect(fences()).toHaveLength(1);
       expect(calls(QueryCommand, 'mappings')).toHaveLength(1);
       expect(calls(QueryCommand, 'mappings')[0]?.args[0].input).toMatchObject({ FilterExpression: 'op_id = :op' });
       expect(deletesOf('records')).toHaveLength(1);
+      expectOutboxUntouched();
       expectFailureAudited(code);
     });
 
-    it('CAS lost: the outbox item (first, with the record\'s mark), this operation\'s mappings, then the record are rolled back', async () => {
+    it('CAS refused: the fence lands first, then this operation\'s mappings, then the record are rolled back; the outbox is never touched', async () => {
       ddb.on(TransactWriteCommand).rejectsOnce(cancelled(['None', 'None', 'ConditionalCheckFailed', 'None', 'None']));
       ddb.on(QueryCommand, { TableName: 'mappings' }).resolves({ Items: [{ user_id: 'u-001' }, { user_id: 'u-002' }] });
       const res = await register(registerBody('g-1', ENDPOINT));
       expect(res.status).toBe(409);
       expect(res.body.error.code).toBe('conflict');
-      // A refused condition did not land: nothing is read back.
-      expect(calls(GetCommand, 'records')).toHaveLength(0);
       expectRolledBack(insertedOpId());
       expectFailureAudited('conflict');
     });
 
-    describe('a commit whose answer was lost (not a refused condition) is read back first', () => {
-      const lost = () => ddb.on(TransactWriteCommand).rejectsOnce(new Error('socket hang up'));
-      const readBack = (item: (opId: string) => Record<string, unknown> | undefined) =>
-        ddb.on(GetCommand, { TableName: 'records', ProjectionExpression: '#status, op_id' }).callsFake(() => ({ Item: item(insertedOpId()) }));
+    it('CAS refused by the SDK retry of its own landed commit: the fence finds it running under this op_id, 201', async () => {
+      ddb.on(TransactWriteCommand).rejectsOnce(cancelled(['None', 'None', 'ConditionalCheckFailed', 'None', 'None']));
+      fenceRefusedBy((opId) => ({ status: { S: 'running' }, op_id: { S: opId } }));
+      const res = await register(registerBody('g-1', ENDPOINT));
+      expect(res.status).toBe(201);
+      expect(ddb.commandCalls(DeleteCommand)).toHaveLength(0);
+      expect(opLogEntries()).toEqual([]);
+      expect(telemetry.outcomes).toEqual([{ outcome: 'success', error_code: '' }]);
+    });
 
-      it('it landed (running, this op_id): 201 with the record, nothing rolled back, success counted', async () => {
+    describe('a commit whose answer was lost is settled by the fence before anything is undone', () => {
+      const lost = () => ddb.on(TransactWriteCommand).rejectsOnce(new Error('socket hang up'));
+
+      it('fence refused by the record running under this op_id (the commit landed): 201 with the record, nothing undone, success counted once', async () => {
         lost();
-        readBack((opId) => ({ status: 'running', op_id: opId }));
+        fenceRefusedBy((opId) => ({ status: { S: 'running' }, op_id: { S: opId } }));
         const res = await register(registerBody('g-1', ENDPOINT));
         expect(res.status).toBe(201);
         expect(res.body).toMatchObject({ game_id: 'g-1', status: 'running', current_turn: 0 });
-        const get = calls(GetCommand, 'records').at(-1)?.args[0].input;
-        expect(get).toMatchObject({ ConsistentRead: true, Key: { game_id: 'g-1' } });
+        expect(fences()).toEqual([expect.objectContaining({ ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })]);
         expect(calls(TransactWriteCommand)).toHaveLength(1);
         expect(ddb.commandCalls(DeleteCommand)).toHaveLength(0);
         expect(opLogEntries()).toEqual([]);
@@ -380,13 +427,8 @@ describe('Class: RegisterRuntime', () => {
         expect(log.at('info').map((l) => l.message)).toEqual(['commit answer lost, but the commit landed: registration stands', 'runtime registered']);
       });
 
-      it.each([
-        ['still starting', (opId: string) => ({ status: 'starting', op_id: opId })],
-        ['another operation\'s record', () => ({ status: 'running', op_id: 'someone-else' })],
-        ['gone', () => undefined],
-      ])('it did not land (%s): 503, outbox item, mappings and record rolled back', async (_what, item) => {
+      it('fence landed (the commit did not land and never will): 503 naming the commit, mappings and record rolled back, audited', async () => {
         lost();
-        readBack(item);
         ddb.on(QueryCommand, { TableName: 'mappings' }).resolves({ Items: [{ user_id: 'u-001' }, { user_id: 'u-002' }] });
         const res = await register(registerBody('g-1', ENDPOINT));
         expect(res).toEqual({ status: 503, body: { error: { code: 'service_unavailable', message: 'commit runtime record: store request failed' } } });
@@ -394,37 +436,26 @@ describe('Class: RegisterRuntime', () => {
         expectFailureAudited('service_unavailable');
       });
 
-      it('the read-back fails too (outcome unknown): 503, rolled back, the read failure logged', async () => {
+      it.each([
+        ['another operation\'s record', () => ({ status: { S: 'running' }, op_id: { S: 'someone-else' } })],
+        ['gone', () => undefined],
+      ])('fence refused by %s (this commit can never land): rolled back, audited', async (_what, item) => {
         lost();
-        ddb.on(GetCommand, { TableName: 'records', ProjectionExpression: '#status, op_id' }).rejects(new Error('read failed'));
+        fenceRefusedBy(item);
         ddb.on(QueryCommand, { TableName: 'mappings' }).resolves({ Items: [{ user_id: 'u-001' }, { user_id: 'u-002' }] });
         const res = await register(registerBody('g-1', ENDPOINT));
         expect(res.status).toBe(503);
-        expectRolledBack(insertedOpId());
-        expect(log.at('error').map((l) => l.message)).toEqual(['read-back of a lost commit failed; rolling back']);
+        expect(mappingDeletes()).toHaveLength(2);
+        expectOutboxUntouched();
         expectFailureAudited('service_unavailable');
-        // The rollback undid the commit's writes: the failure entry may replace its success entry.
-        expect(calls(PutCommand, 'oplog').at(-1)?.args[0].input).toMatchObject({
-          ConditionExpression: 'attribute_not_exists(op_id) OR outcome = :success',
-        });
       });
 
-      it('read-back and the rollback\'s first step fail, and the success entry is there: the commit landed, it stands (201, success counted once)', async () => {
+      it('fence unanswered too (outcome unknown): 503 "commit outcome unknown", nothing more written, one failure metric, no entry', async () => {
         lost();
-        ddb.on(GetCommand, { TableName: 'records', ProjectionExpression: '#status, op_id' }).rejects(new Error('read failed'));
-        // The rollback's outbox delete + mark transaction fails (the commit was the first, lost one).
-        ddb.on(TransactWriteCommand).rejects(new Error('socket hang up'));
-        ddb.on(PutCommand, { TableName: 'oplog' }).rejects(
-          new ConditionalCheckFailedException({ message: 'refused', $metadata: {}, Item: { outcome: { S: 'success' } } }),
-        );
+        ddb.on(UpdateCommand, { TableName: 'records' }).rejects(new Error('socket hang up'));
         const res = await register(registerBody('g-1', ENDPOINT));
-        expect(res.status).toBe(201);
-        expect(res.body).toMatchObject({ game_id: 'g-1', status: 'running' });
-        // Not undone: the failure entry was put only where no entry of this operation exists.
-        expect(calls(PutCommand, 'oplog').at(-1)?.args[0].input).toMatchObject({ ConditionExpression: 'attribute_not_exists(op_id)' });
-        expect(deletesOf('records')).toEqual([]);
-        expect(telemetry.outcomes).toEqual([{ outcome: 'success', error_code: '' }]);
-        expect(log.at('warn')).toEqual([]);
+        expectOutcomeUnknown(res);
+        expect(log.at('error').map((l) => l.message)).toEqual(['fence of a commit went unanswered']);
       });
     });
 
@@ -490,17 +521,158 @@ describe('Class: RegisterRuntime', () => {
       expect(calls(TransactWriteCommand)).toEqual([]);
       expect(deletesOf('records')).toEqual([expect.objectContaining({ Key: { game_id: 'g-1' } })]);
       expectFailureAudited('service_unavailable');
-      expect(log.at('info').map((l) => l.message)).toContain('register runtime rolled back after an outer layer answered for it');
     });
 
-    it('abandoned after it audited its own failure (a defect reaching onError too): nothing audited twice', async () => {
+    it('abandoned after it answered its own failure (a defect reaching onError too): the same answer, nothing audited twice', async () => {
       const { useCase } = build();
       const call = newCall({ game_id: 'g-1' });
       const own = await useCase.register(call);
       const again = await useCase.abandon(call, 'internal_error', 'internal error');
       expect(own).toMatchObject({ ok: false, code: 'invalid_request' });
-      expect(again).toMatchObject({ ok: false, code: 'internal_error' });
+      expect(again).toEqual(own);
       expectFailureAudited('invalid_request');
+    });
+
+    describe('the deadline guard fires once a commit was sent: it answers only what is settled', () => {
+      /** Holds the commit transaction until released; resolves `sent` when it was sent. */
+      function holdCommit(answer: 'lands' | 'lost') {
+        const held = latch();
+        const sent = latch();
+        ddb.on(TransactWriteCommand).callsFakeOnce(async () => {
+          sent.release();
+          await held.released;
+          if (answer === 'lost') throw new Error('socket hang up');
+          return {};
+        });
+        return { held, sent };
+      }
+      const guard = (useCase: ReturnType<typeof build>['useCase'], call: RegisterCall) =>
+        useCase.abandon(call, 'service_unavailable', 'register runtime: did not finish before the function deadline');
+
+      it('during the commit, which landed: the fence is refused by the running record, both layers answer 201, success counted once', async () => {
+        const { held, sent } = holdCommit('lands');
+        fenceRefusedBy((opId) => ({ status: { S: 'running' }, op_id: { S: opId } }));
+        const { useCase } = build();
+        const call = newCall(registerBody('g-1', ENDPOINT));
+        const running = useCase.register(call);
+        await sent.released;
+        const guarded = await guard(useCase, call);
+        held.release();
+        const own = await running;
+        expect(guarded).toMatchObject({ ok: true, record: { game_id: 'g-1', status: 'running' } });
+        expect(own).toEqual(guarded);
+        expect(ddb.commandCalls(DeleteCommand)).toHaveLength(0);
+        expect(opLogEntries()).toEqual([]);
+        expect(telemetry.outcomes).toEqual([{ outcome: 'success', error_code: '' }]);
+      });
+
+      it('during the commit, whose answer is then lost: the guard\'s fence lands, both answer the failure, rolled back and audited once', async () => {
+        const { held, sent } = holdCommit('lost');
+        ddb.on(QueryCommand, { TableName: 'mappings' }).resolves({ Items: [{ user_id: 'u-001' }, { user_id: 'u-002' }] });
+        const { useCase } = build();
+        const call = newCall(registerBody('g-1', ENDPOINT));
+        const running = useCase.register(call);
+        await sent.released;
+        const guarded = await guard(useCase, call);
+        const auditedByGuard = opLogEntries();
+        held.release();
+        const own = await running;
+        expect(guarded).toEqual({ ok: false, code: 'service_unavailable', message: 'register runtime: did not finish before the function deadline' });
+        expect(own).toEqual(guarded);
+        expect(auditedByGuard).toHaveLength(1);
+        // One fence for both layers, then the rollback by the operation.
+        expectRolledBack(insertedOpId());
+        expectFailureAudited('service_unavailable');
+      });
+
+      it('during the commit, and the fence goes unanswered: 503 "commit outcome unknown" from both, nothing undone, no entry, one metric', async () => {
+        const { held, sent } = holdCommit('lost');
+        ddb.on(UpdateCommand, { TableName: 'records' }).rejects(new Error('socket hang up'));
+        const { useCase } = build();
+        const call = newCall(registerBody('g-1', ENDPOINT));
+        const running = useCase.register(call);
+        await sent.released;
+        const guarded = await guard(useCase, call);
+        held.release();
+        const own = await running;
+        expect(guarded).toEqual({ ok: false, code: 'service_unavailable', message: OUTCOME_UNKNOWN_MESSAGE });
+        expect(own).toEqual(guarded);
+        expect(fences()).toHaveLength(1);
+        expectOutcomeUnknown({ status: 503, body: { error: { code: 'service_unavailable', message: OUTCOME_UNKNOWN_MESSAGE } } });
+      });
+
+      it('during the fence (the operation\'s own), which then lands: the guard waits for that same verdict; one fence, one failure', async () => {
+        ddb.on(TransactWriteCommand).rejectsOnce(new Error('socket hang up'));
+        const fenceHeld = latch();
+        const fenceSent = latch();
+        ddb.on(UpdateCommand, { TableName: 'records' }).callsFake(async () => {
+          fenceSent.release();
+          await fenceHeld.released;
+          return {};
+        });
+        ddb.on(QueryCommand, { TableName: 'mappings' }).resolves({ Items: [{ user_id: 'u-001' }, { user_id: 'u-002' }] });
+        const { useCase } = build();
+        const call = newCall(registerBody('g-1', ENDPOINT));
+        const running = useCase.register(call);
+        await fenceSent.released;
+        const guarded = guard(useCase, call);
+        fenceHeld.release();
+        const [byGuard, own] = await Promise.all([guarded, running]);
+        expect(fences()).toHaveLength(1);
+        expect(byGuard).toMatchObject({ ok: false, code: 'service_unavailable' });
+        expect(own).toEqual(byGuard);
+        expectRolledBack(insertedOpId());
+        expectFailureAudited('service_unavailable');
+      });
+
+      it('during the fence, which never answers within the guard\'s budget: 503 "commit outcome unknown"; the late verdict writes nothing', async () => {
+        ddb.on(TransactWriteCommand).rejectsOnce(new Error('socket hang up'));
+        const fenceHeld = latch();
+        const fenceSent = latch();
+        ddb.on(UpdateCommand, { TableName: 'records' }).callsFake(async () => {
+          fenceSent.release();
+          await fenceHeld.released;
+          return {};
+        });
+        const { useCase } = build();
+        let left = 25_000;
+        const call = { ...newCall(registerBody('g-1', ENDPOINT)), remainingTimeMs: () => left };
+        const running = useCase.register(call);
+        await fenceSent.released;
+        // The guard's moment: its budget is all but spent.
+        left = 201;
+        const guarded = await guard(useCase, call);
+        // The fence lands late: the answer stands, the operation writes nothing more.
+        fenceHeld.release();
+        const own = await running;
+        expect(guarded).toEqual({ ok: false, code: 'service_unavailable', message: OUTCOME_UNKNOWN_MESSAGE });
+        expect(own).toEqual(guarded);
+        expectOutcomeUnknown({ status: 503, body: { error: { code: 'service_unavailable', message: OUTCOME_UNKNOWN_MESSAGE } } });
+      });
+
+      it('during the rollback (the failure already decided): the same failure, audited once by whoever comes first', async () => {
+        ddb.on(TransactWriteCommand).rejectsOnce(cancelled(['None', 'None', 'ConditionalCheckFailed', 'None', 'None']));
+        const queryHeld = latch();
+        const queried = latch();
+        ddb.on(QueryCommand, { TableName: 'mappings' }).callsFake(async () => {
+          queried.release();
+          await queryHeld.released;
+          return { Items: [{ user_id: 'u-001' }, { user_id: 'u-002' }] };
+        });
+        const { useCase } = build();
+        const call = newCall(registerBody('g-1', ENDPOINT));
+        const running = useCase.register(call);
+        await queried.released;
+        const guarded = await guard(useCase, call);
+        const auditedByGuard = opLogEntries();
+        queryHeld.release();
+        const own = await running;
+        expect(guarded).toMatchObject({ ok: false, code: 'conflict' });
+        expect(own).toEqual(guarded);
+        expect(auditedByGuard).toEqual([expect.objectContaining({ error_code: 'conflict' })]);
+        expectRolledBack(insertedOpId());
+        expectFailureAudited('conflict');
+      });
     });
 
     it('abandoned before it started: audited as its own operation, and it never runs afterwards', async () => {
@@ -528,7 +700,7 @@ describe('Class: RegisterRuntime', () => {
       expectFailureAudited('engine_unreachable');
     });
 
-    it('a failed mapping rollback keeps the record, so the reconciler can find and finish it', async () => {
+    it('a failed mapping rollback keeps the (fenced) record, so the reconciler can find and finish it', async () => {
       ddb.on(TransactWriteCommand).rejectsOnce(cancelled(['None', 'None', 'ConditionalCheckFailed', 'None', 'None']));
       ddb.on(QueryCommand, { TableName: 'mappings' }).rejects(new Error('query failed'));
       const res = await register(registerBody('g-1', ENDPOINT));

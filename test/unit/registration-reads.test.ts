@@ -13,7 +13,7 @@ import { StoreUnavailableError } from '../../lib/ports.ts';
 const ddb = mockClient(DynamoDBDocumentClient);
 const TABLES = { runtimeRecords: 'records', engineVersions: 'versions' };
 const recordKeys = { records: { Keys: [{ game_id: 'g-1' }], ProjectionExpression: 'game_id', ConsistentRead: true } };
-const versionKeys = { versions: { Keys: [{ version: '1.4.2' }], ProjectionExpression: 'image_ref' } };
+const versionKeys = { versions: { Keys: [{ version: '1.4.2' }], ProjectionExpression: 'image_ref', ConsistentRead: true } };
 let waits: number[];
 
 function reads() {
