@@ -8,7 +8,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { PlayerMapping } from '../domain/runtime-record.ts';
 import type { CommitRegistration, RegistrationCommitter } from '../ports.ts';
-import { conditionRefused, MAX_TRANSACTION_ACTIONS, storeError, type TableNames, type TransactItem } from './dynamodb-conditions.ts';
+import { MAX_TRANSACTION_ACTIONS, storeError, type TableNames, type TransactItem } from './dynamodb-conditions.ts';
 import { operationLogPut } from './operation-log-store.ts';
 import { deleteMappingsOf } from './player-mapping-rows.ts';
 

@@ -6,7 +6,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { documentClient } from '../../lib/adapters/dynamodb-conditions.ts';
 import { DynamoStartingRecordReclaimer } from '../../lib/adapters/starting-record-reclaimer.ts';
@@ -279,27 +278,6 @@ describe('Function: reconcileStarting (DynamoDB Local)', () => {
     expect(result).toEqual({ examined: 0, reclaimed: 0 });
     expect(await rowsOf(gameId)).toEqual(before);
     expect(await stack.tables.outboxOf(gameId)).toEqual(outbox);
-  });
-
-  it('deletes the reclaimed operation\'s outbox item, should one exist, and no other operation\'s', async () => {
-    // Prepare: a registration killed before its commit, and (as if written
-    // by some path the reconciler cannot know) an item keyed by its op_id,
-    // beside another game's item.
-    const gameId = newGame();
-    const other = newGame();
-    await killBeforeCommit(gameId, 2);
-    const [record] = (await rowsOf(gameId)).records;
-    const item = (eventId: string, game: string) => ({ event_id: eventId, game_id: game, detail_type: 'runtime_snapshot_update', detail: '{}', created_at: new Date().toISOString(), expiration: 0 });
-    await stack.tables.doc.send(new PutCommand({ TableName: stack.tables.names.outbox, Item: item(String(record?.op_id), gameId) }));
-    await stack.tables.doc.send(new PutCommand({ TableName: stack.tables.names.outbox, Item: item(`other-${other}`, other) }));
-
-    // Act
-    const result = await reconciler(pastTimeout).run();
-
-    // Assess
-    expect(result).toEqual({ examined: 1, reclaimed: 1 });
-    await expectReclaimed(gameId);
-    expect(await stack.tables.outboxOf(other)).toHaveLength(1);
   });
 
   it('a slow registration whose record was marked meanwhile rolls itself back', async () => {

@@ -13,6 +13,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
 import type { ReconcileStarting } from '../../lib/reconcile-starting/reconcile-starting.ts';
+import { OUTCOME_UNKNOWN_MESSAGE } from '../../lib/register-runtime/register-runtime.ts';
 import { buildReconciler } from '../../lib/wiring.ts';
 import { type DynamoProxy, type FaultMode, type ProxiedRequest, requestIs, startDynamoProxy } from '../support/dynamo-proxy.ts';
 import { apiEvent, lambdaContext, RecordingLog, registerBody } from '../support/harness.ts';
@@ -55,11 +56,8 @@ const at = {
   // The commit is the transaction holding the compare-and-set and the audit entry.
   commit: () => requestIs({ op: 'TransactWriteItems', withUpdate: true, table: stack.tables.names.operationLog }),
   mappingChunk: () => (req: ProxiedRequest) => requestIs({ op: 'TransactWriteItems', withUpdate: false })(req) && !req.body.includes('"Delete"'),
-  // The rollback's first step: the outbox delete and the record's mark, in one transaction.
-  abandon: () => (req: Parameters<ReturnType<typeof requestIs>>[0]) =>
-    requestIs({ op: 'TransactWriteItems', table: stack.tables.names.outbox })(req) && !req.tables.includes(stack.tables.names.operationLog),
-  // The consistent read-back of a commit whose answer was lost.
-  readBack: () => requestIs({ op: 'GetItem', table: stack.tables.names.runtimeRecords, bodyIncludes: '#status' }),
+  // The fence that settles an attempted commit: the conditional update of the record (its mark).
+  fence: () => requestIs({ op: 'UpdateItem', table: stack.tables.names.runtimeRecords }),
   recordDelete: () => requestIs({ op: 'DeleteItem', table: stack.tables.names.runtimeRecords }),
   /** The rollback's mapping deletes: transactions of conditional deletes (single deletes only as a fall-back). */
   mappingDelete: () => (req: ProxiedRequest) =>
@@ -228,7 +226,7 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
       await expectNothingLeft(gameId, 'service_unavailable', 'commit runtime record: store request failed');
     });
 
-    it('commit-then-drop: the transaction landed unseen; the read-back finds it running: 201, whole, one outbox item', async () => {
+    it('commit-then-drop: the transaction landed unseen; the fence is refused by the running record: 201, whole, one outbox item', async () => {
       // Prepare
       const gameId = newGame();
       const fault = proxy.fault({ match: at.commit(), mode: 'commit-then-drop' });
@@ -242,17 +240,61 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
       expect(fault.faulted).toBe(3);
       // Every attempt landed or was answered as landed (same ClientRequestToken).
       expect(proxy.requests.slice(from).filter(at.commit()).map((r) => r.upstreamStatus)).toEqual([200, 200, 200]);
-      expect(proxy.requests.slice(from).filter(at.readBack())).toHaveLength(1);
-      expect(proxy.requests.slice(from).filter(at.abandon())).toEqual([]);
+      // One fence, refused: it settled that the commit landed; nothing was deleted.
+      expect(proxy.requests.slice(from).filter(at.fence()).map((r) => r.upstreamStatus)).toEqual([400]);
+      expect(proxy.requests.slice(from).filter((r) => r.op === 'DeleteItem' || at.mappingDelete()(r))).toEqual([]);
       const rows = await expectRegisteredWhole(gameId);
       expect(rows.records).toEqual([expect.objectContaining(res.body)]);
     });
 
-    it('commit-then-drop, and the read-back fails too (outcome unknown): rolled back, outbox item first; nothing left', async () => {
+    it('commit-then-drop, then the store fails for a while (the fence unanswered): 503 "commit outcome unknown", nothing undone; whole, and the reconciler leaves it', async () => {
+      // Prepare: the commit lands unseen, then every further request fails.
+      const gameId = newGame();
+      const commit = proxy.fault({ match: at.commit(), mode: 'commit-then-drop' });
+      const brownout = proxy.fault({ match: (r) => commit.faulted > 0 && !at.commit()(r), mode: 'internal-error' });
+
+      // Act
+      const res = await register(gameId);
+
+      // Assess: the outcome is not settled, so nothing more was written and no failure entry exists.
+      expect(res).toMatchObject({ status: 503, body: { error: { code: 'service_unavailable', message: OUTCOME_UNKNOWN_MESSAGE } } });
+      expect(brownout.faulted).toBe(3); // the fence's three attempts
+      await expectRegisteredWhole(gameId);
+      proxy.clearFaults();
+      expect(await lateReconciler().run()).toEqual({ examined: 0, reclaimed: 0 });
+      await expectRegisteredWhole(gameId);
+    });
+
+    it('the commit fails (did not land) and the fence goes unanswered: 503 "commit outcome unknown"; the reconciler later reclaims it, nothing left', async () => {
       // Prepare
       const gameId = newGame();
-      proxy.fault({ match: at.commit(), mode: 'commit-then-drop' });
-      const readFault = proxy.fault({ match: at.readBack(), mode: 'internal-error' });
+      proxy.fault({ match: at.commit(), mode: 'internal-error' });
+      const fenceFault = proxy.fault({ match: at.fence(), mode: 'internal-error' });
+
+      // Act
+      const res = await register(gameId);
+
+      // Assess: no rollback, no failure entry; the `starting` record is what the reconciler finds.
+      expect(res).toMatchObject({ status: 503, body: { error: { code: 'service_unavailable', message: OUTCOME_UNKNOWN_MESSAGE } } });
+      expect(fenceFault.faulted).toBe(3);
+      const left = await rowsOf(gameId);
+      expect(left.records).toEqual([expect.objectContaining({ status: 'starting', starting_marker: 'starting' })]);
+      expect(left.mappings).toEqual([]);
+      expect(left.log).toEqual([]);
+      expect(await outboxOf(gameId)).toEqual([]);
+      proxy.clearFaults();
+      expect(await lateReconciler().run()).toEqual({ examined: 1, reclaimed: 1 });
+      const rows = await rowsOf(gameId);
+      expect(rows.records).toEqual([]);
+      expect(rows.mappings).toEqual([]);
+      expect(rows.log.map((e) => e.error_code)).toEqual(['registration_abandoned']);
+    });
+
+    it('the commit fails and the fence lands unseen: its SDK retry lands again (same mark), the rollback goes on: nothing left', async () => {
+      // Prepare
+      const gameId = newGame();
+      proxy.fault({ match: at.commit(), mode: 'internal-error' });
+      const fenceFault = proxy.fault({ match: at.fence(), mode: 'commit-then-drop', times: 1 });
       const from = proxy.requests.length;
 
       // Act
@@ -260,49 +302,39 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
 
       // Assess
       expectUnavailable(res, 'commit runtime record');
-      expect(readFault.faulted).toBe(3);
-      // The outbox delete (with the mark) precedes every other rollback write.
-      const rollback = proxy.requests.slice(from).filter((r) => r.op === 'DeleteItem' || at.abandon()(r));
-      expect(at.abandon()(rollback[0] as (typeof rollback)[number])).toBe(true);
+      expect(fenceFault.faulted).toBe(1);
+      expect(proxy.requests.slice(from).filter(at.fence()).map((r) => r.upstreamStatus)).toEqual([200, 200]);
       await expectNothingLeft(gameId, 'service_unavailable', 'commit runtime record: store request failed');
     });
 
-    it('commit-then-drop, read-back fails, and the mapping deletes fail: the outbox item is gone, the record is left reclaimable, and the reconciler finishes', async () => {
-      // Prepare: the commit lands unseen; it cannot be read back; the rollback's mapping deletes fail.
+    it('the commit fails with the outbox table unavailable: the rollback never needs it (fence, mappings, record): nothing left', async () => {
+      // Prepare: every request naming the outbox table fails (the commit carries its item).
       const gameId = newGame();
-      proxy.fault({ match: at.commit(), mode: 'commit-then-drop' });
-      proxy.fault({ match: at.readBack(), mode: 'internal-error' });
+      const outboxDown = proxy.fault({ match: requestIs({ table: stack.tables.names.outbox }), mode: 'internal-error' });
+
+      // Act
+      const res = await register(gameId);
+
+      // Assess
+      expectUnavailable(res, 'commit runtime record');
+      expect(outboxDown.faulted).toBe(3); // the commit's attempts, and nothing else
+      await expectNothingLeft(gameId, 'service_unavailable', 'commit runtime record: store request failed');
+    });
+
+    it('the commit fails after a mapping chunk, the fence lands, and the mapping deletes fail: the failure stands; the record is left fenced and the reconciler finishes', async () => {
+      // Prepare: 150 members, so a chunk of 53 mappings lands before the final transaction.
+      const gameId = newGame();
+      proxy.fault({ match: at.commit(), mode: 'internal-error' });
       proxy.fault({ match: at.mappingDelete(), mode: 'internal-error' });
 
       // Act
-      const res = await register(gameId);
+      const res = await register(gameId, { members: 150 });
 
-      // Assess: the `running` record went back to a marked `starting` one, its outbox item deleted with the mark.
+      // Assess: fenced (marked for reclaim), so no commit can land; the reconciler finishes.
       expectUnavailable(res, 'commit runtime record');
       const left = await rowsOf(gameId);
       expect(left.records).toEqual([expect.objectContaining({ status: 'starting', starting_marker: 'starting', reclaim_started_at: expect.any(String) })]);
-      expect(left.mappings).toHaveLength(2);
-      expect(await outboxOf(gameId)).toEqual([]);
-      proxy.clearFaults();
-      expect(await lateReconciler().run()).toEqual({ examined: 1, reclaimed: 1 });
-      await expectReclaimed(gameId);
-    });
-
-    it('the commit fails and the rollback\'s first step (outbox delete + mark) fails: the record and mappings are left for the reconciler, no outbox item', async () => {
-      // Prepare
-      const gameId = newGame();
-      proxy.fault({ match: at.commit(), mode: 'internal-error' });
-      const abandonFault = proxy.fault({ match: at.abandon(), mode: 'internal-error' });
-
-      // Act
-      const res = await register(gameId);
-
-      // Assess: the original code; nothing deleted after the failed first step.
-      expectUnavailable(res, 'commit runtime record');
-      expect(abandonFault.faulted).toBe(3);
-      const left = await rowsOf(gameId);
-      expect(left.records).toEqual([expect.objectContaining({ status: 'starting', starting_marker: 'starting' })]);
-      expect(left.records[0]).not.toHaveProperty('reclaim_started_at');
+      expect(left.mappings).toHaveLength(53);
       expect(await outboxOf(gameId)).toEqual([]);
       proxy.clearFaults();
       expect(await lateReconciler().run()).toEqual({ examined: 1, reclaimed: 1 });
