@@ -547,6 +547,7 @@ export class RegisterRuntime {
    */
   private async recordFailure(op: Operation, code: RegisterErrorCode, message: string): Promise<RegisterOutcome> {
     const settled = op.commitSent ? await this.settle(op) : 'fenced';
+    const answeredOutside = op.answer !== undefined;
     if (op.answer === undefined) {
       if (settled === 'landed') {
         this.deps.log.info('commit answer lost, but the commit landed: registration stands', { game_id: op.gameId, op_id: op.opId });
@@ -563,6 +564,13 @@ export class RegisterRuntime {
       const signal = this.cleanupSignal(op);
       if (op.inserted) await this.rollback(op, signal);
       await this.auditOnce(op, signal);
+      if (answeredOutside) {
+        this.deps.log.info('register runtime rolled back after an outer layer answered for it', {
+          game_id: op.gameId ?? UNIDENTIFIED_GAME,
+          op_id: op.opId,
+          error_code: op.answer.code,
+        });
+      }
     }
     return this.outcomeOf(op);
   }

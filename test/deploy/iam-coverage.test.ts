@@ -221,9 +221,8 @@ async function register(
 /** The registerRuntime requests store-faults.test.ts faults, by step. */
 const at = {
   commit: () => requestIs({ op: 'TransactWriteItems', withUpdate: true, table: stack.tables.names.operationLog }),
-  abandon: () => (req: ProxiedRequest) =>
-    requestIs({ op: 'TransactWriteItems', table: stack.tables.names.outbox })(req) && !req.tables.includes(stack.tables.names.operationLog),
-  readBack: () => requestIs({ op: 'GetItem', table: stack.tables.names.runtimeRecords, bodyIncludes: '#status' }),
+  // The fence that settles an attempted commit (UpdateItem on the record).
+  fence: () => requestIs({ op: 'UpdateItem', table: stack.tables.names.runtimeRecords }),
   mappingDeletes: () => (req: ProxiedRequest) =>
     req.op === 'TransactWriteItems' && req.body.includes('"Delete"') && req.tables.includes(stack.tables.names.playerMappings),
 };
@@ -234,13 +233,13 @@ const lateReconciler = () =>
 
 /**
  * A registration whose commit failed after its mapping chunks landed, and
- * whose rollback's first step (outbox delete + mark) failed too: an
+ * whose fence went unanswered too (503 "commit outcome unknown"): an
  * unmarked `starting` record and 153 mappings, left for the reconciler.
  */
 async function abandonedWithMappings(handler: Handler): Promise<string> {
   const gameId = newGame();
   proxy.fault({ match: at.commit(), mode: 'internal-error' });
-  proxy.fault({ match: at.abandon(), mode: 'internal-error' });
+  proxy.fault({ match: at.fence(), mode: 'internal-error' });
   try {
     const res = await recording('registerRuntime', () => register(handler, gameId, { members: 250 }));
     expect(res.status).toBe(503);
@@ -323,7 +322,7 @@ describe('IAM coverage: each function runs its DynamoDB paths through a recordin
       expect(rows.log.map((e) => e.error_code)).toEqual(['engine_unreachable']);
     });
 
-    it('a commit whose answer was lost and that landed: the read-back (GetItem on the record) finds it running', async () => {
+    it('a commit whose answer was lost and that landed: the fence (UpdateItem on the record) is refused by the running record', async () => {
       const gameId = newGame();
       const from = proxy.requests.length;
       proxy.fault({ match: at.commit(), mode: 'commit-then-drop' });
@@ -333,11 +332,11 @@ describe('IAM coverage: each function runs its DynamoDB paths through a recordin
       } finally {
         proxy.clearFaults();
       }
-      expect(proxy.requests.slice(from).filter(at.readBack())).toHaveLength(1);
+      expect(proxy.requests.slice(from).filter(at.fence()).map((r) => r.upstreamStatus)).toEqual([400]);
       expect((await stack.tables.rowsOf(gameId)).records).toEqual([expect.objectContaining({ status: 'running' })]);
     });
 
-    it('a commit refused (the record marked by a reclaim meanwhile), 250 members: outbox delete + mark, mapping delete transactions, record delete', async () => {
+    it('a commit refused (the record marked by a reclaim meanwhile), 250 members: the fence, mapping delete transactions, record delete', async () => {
       const gameId = newGame();
       const latch = stack.engine.holdNext();
       const from = proxy.requests.length;
@@ -359,14 +358,14 @@ describe('IAM coverage: each function runs its DynamoDB paths through a recordin
 
       expect([res.status, res.body.error.code]).toEqual([409, 'conflict']);
       const made = proxy.requests.slice(from);
-      expect(made.filter(at.abandon()).map((r) => r.upstreamStatus)).toEqual([200]);
+      expect(made.filter(at.fence()).map((r) => r.upstreamStatus)).toEqual([200]);
       expect(made.filter(at.mappingDeletes())).toHaveLength(2);
       expect(made.filter(requestIs({ op: 'DeleteItem', table: stack.tables.names.runtimeRecords })).map((r) => r.upstreamStatus)).toEqual([200]);
       expect(await stack.tables.rowsOf(gameId)).toEqual({ records: [], mappings: [], log: [expect.objectContaining({ outcome: 'failure' })] });
       expect(await stack.tables.outboxOf(gameId)).toEqual([]);
     });
 
-    it('a commit refused because the reconciler reclaimed the record meanwhile: the outbox item deleted on its own', async () => {
+    it('a commit refused because the reconciler reclaimed the record meanwhile: the fence is refused, the outbox never touched', async () => {
       const gameId = newGame();
       const latch = stack.engine.holdNext();
       const from = proxy.requests.length;
@@ -381,8 +380,8 @@ describe('IAM coverage: each function runs its DynamoDB paths through a recordin
 
       expect([res.status, res.body.error.code]).toEqual([409, 'conflict']);
       const made = proxy.requests.slice(from).filter((r) => observed.registerRuntime.includes(r));
-      expect(made.filter(at.abandon()).map((r) => r.upstreamStatus)).toEqual([400]); // refused: the record is gone
-      expect(made.filter(requestIs({ op: 'DeleteItem', table: stack.tables.names.outbox })).map((r) => r.upstreamStatus)).toEqual([200]);
+      expect(made.filter(at.fence()).map((r) => r.upstreamStatus)).toEqual([400]); // refused: the record is gone
+      expect(made.filter(requestIs({ op: 'DeleteItem', table: stack.tables.names.outbox }))).toEqual([]);
       const rows = await stack.tables.rowsOf(gameId);
       expect([rows.records, rows.mappings]).toEqual([[], []]);
       expect(await stack.tables.outboxOf(gameId)).toEqual([]);
@@ -390,7 +389,7 @@ describe('IAM coverage: each function runs its DynamoDB paths through a recordin
   });
 
   describe('reconcileStarting', () => {
-    it('reclaims an abandoned registration with mappings: index Query, mark, mapping deletes, outbox delete, record delete with its entry', async () => {
+    it('reclaims an abandoned registration with mappings: index Query, mark, mapping deletes, record delete with its entry', async () => {
       const handler = await coldStart<Handler>(REGISTER);
       const gameId = await abandonedWithMappings(handler);
       const from = proxy.requests.length;
@@ -400,12 +399,13 @@ describe('IAM coverage: each function runs its DynamoDB paths through a recordin
       expect(result).toEqual({ examined: 1, reclaimed: 1 });
       const rows = await stack.tables.rowsOf(gameId);
       expect([rows.records, rows.mappings]).toEqual([[], []]);
-      expect(rows.log.map((e) => e.error_code).sort()).toEqual(['registration_abandoned', 'service_unavailable']);
+      // The registration's outcome stayed unknown: the reconciler's entry is the only one.
+      expect(rows.log.map((e) => e.error_code)).toEqual(['registration_abandoned']);
       const made = proxy.requests.slice(from);
       expect(made.filter((r) => r.op === 'Query' && r.body.includes('"IndexName"'))).toHaveLength(1);
       expect(made.filter(requestIs({ op: 'UpdateItem', table: stack.tables.names.runtimeRecords }))).toHaveLength(1);
       expect(made.filter(at.mappingDeletes())).toHaveLength(2);
-      expect(made.filter(requestIs({ op: 'DeleteItem', table: stack.tables.names.outbox }))).toHaveLength(1);
+      expect(made.filter((r) => r.tables.includes(stack.tables.names.outbox))).toEqual([]);
     });
   });
 

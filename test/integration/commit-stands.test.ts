@@ -1,10 +1,12 @@
 /**
  * Races between a registration's commit and whatever answers for it, on
  * DynamoDB Local behind the fault proxy: the deadline guard's `abandon`
- * while the commit is in flight, a lost commit whose read-back and rollback
- * both fail, a warm environment meeting an existing record, and an expired
+ * while the commit or the fence is in flight, a lost commit whose fence goes
+ * unanswered, a warm environment meeting an existing record, and an expired
  * key holder's late release. A commit that landed stands (201, its success
- * entry, one outcome metric); a key is released only by the call that holds it.
+ * entry, one outcome metric); an outcome that could not be settled is 503
+ * "commit outcome unknown" with nothing undone; a key is released only by
+ * the call that holds it.
  */
 import {
   ConditionalCheckFailedException,
@@ -15,8 +17,9 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
+import { OUTCOME_UNKNOWN_MESSAGE } from '../../lib/register-runtime/register-runtime.ts';
 import { buildRegistration } from '../../lib/wiring.ts';
-import { type DynamoProxy, type ProxiedRequest, requestIs, startDynamoProxy } from '../support/dynamo-proxy.ts';
+import { type DynamoProxy, requestIs, startDynamoProxy } from '../support/dynamo-proxy.ts';
 import { apiEvent, lambdaContext, RecordingLog, RecordingTelemetry, registerBody, WaitingLog } from '../support/harness.ts';
 import { coldStart, type Handler, parse, type Stack, startStack } from '../support/stack.ts';
 
@@ -60,18 +63,16 @@ describe('the deadline guard answers while the commit transaction is in flight',
         req.body.includes(gameId);
       proxy.holdIf(isCommit);
       const held = proxy.nextHeld();
-      const landedUnseen = log.waitFor('commit answer lost, but the commit landed: registration stands');
 
       // Act
       const answer = guarded(apiEvent(registerBody(gameId, stack.engine.url)), lambdaContext(25_000));
       const commit = await Promise.race([held, answer.then(() => Promise.reject(new Error('answered before the commit was sent')))]);
       await stack.tables.client.send(new TransactWriteItemsCommand(JSON.parse(commit.body) as TransactWriteItemsCommandInput));
       const res = parse(await answer);
-      await landedUnseen;
       proxy.holdIf(undefined);
 
-      // The guard's failure entry was refused by the commit's success entry:
-      // the commit landed, so the guard answers the registration's 201.
+      // The guard settled the commit with the fence, which the landed commit
+      // refused (the record is running under this op_id): it answers the 201.
       expect(res.status).toBe(201);
       expect(res.body).toMatchObject({ game_id: gameId, status: 'running' });
       const rows = await stack.tables.rowsOf(gameId);
@@ -87,38 +88,67 @@ describe('the deadline guard answers while the commit transaction is in flight',
   );
 });
 
-describe('a commit that landed unseen, whose read-back and rollback mark both fail', () => {
+describe('a commit that landed unseen, then a brownout (its fence unanswered)', () => {
   it(
-    'the registration stands running with its success entry (the failure entry may replace it only once the commit was undone), and answers 201',
+    'answers 503 "commit outcome unknown" and undoes nothing: the registration stands whole with its success entry alone',
     async () => {
       // Prepare: a fresh environment on the proxy; the commit lands but every
-      // answer is dropped, the consistent read-back fails, and the rollback's
-      // first step (outbox delete + mark, one transaction) fails.
+      // answer is dropped, then the fence fails on every attempt.
       const handler = await coldStart(HANDLER);
       const gameId = newGame();
       const tables = stack.tables.names;
       proxy.fault({ match: requestIs({ op: 'TransactWriteItems', withUpdate: true, table: tables.operationLog, bodyIncludes: gameId }), mode: 'commit-then-drop' });
-      proxy.fault({ match: requestIs({ op: 'GetItem', table: tables.runtimeRecords, bodyIncludes: gameId }), mode: 'internal-error' });
-      proxy.fault({
-        match: (req: ProxiedRequest) =>
-          requestIs({ op: 'TransactWriteItems', table: tables.outbox })(req) && !req.tables.includes(tables.operationLog),
-        mode: 'internal-error',
-      });
+      proxy.fault({ match: requestIs({ op: 'UpdateItem', table: tables.runtimeRecords, bodyIncludes: gameId }), mode: 'internal-error' });
 
       // Act
       const res = parse(await handler(apiEvent(registerBody(gameId, stack.engine.url)), lambdaContext()));
       proxy.clearFaults();
 
-      // Assess: the registration was not undone: it stands whole, and will be
-      // announced; the refused failure entry proved the commit landed: 201.
-      expect(res.status).toBe(201);
+      // Assess: never a definitive failure for what may have landed (it did):
+      // nothing was undone, no failure entry, and GET tells the truth.
+      expect(res).toMatchObject({ status: 503, body: { error: { code: 'service_unavailable', message: OUTCOME_UNKNOWN_MESSAGE } } });
       const rows = await stack.tables.rowsOf(gameId);
       expect(rows.records).toEqual([expect.objectContaining({ status: 'running' })]);
       expect(rows.mappings).toHaveLength(2);
       expect(await stack.tables.outboxOf(gameId)).toHaveLength(1);
-      // Spec: the audit never disagrees with the tables (step 9); the failure
-      // entry may replace the success entry only once the commit was undone.
       expect(rows.log.map((e) => e.outcome)).toEqual(['success']);
+    },
+  );
+});
+
+describe('the deadline guard fires while the fence is in flight', () => {
+  it(
+    'the fence never answers within the guard\'s budget: 503 "commit outcome unknown" from the guard, one metric, nothing undone or audited',
+    async () => {
+      // Prepare: the commit fails (it did not land), and every fence attempt is
+      // held by the proxy; the guard fires 2.5 s after the start.
+      const { registerRuntimeHandler } = await import(HANDLER);
+      const telemetry = new RecordingTelemetry();
+      const guarded = registerRuntimeHandler(buildRegistration(loadConfig(), { log: new RecordingLog(), telemetry }), {
+        deadlineGuardMs: 22_500,
+      }) as Handler;
+      const gameId = newGame();
+      const tables = stack.tables.names;
+      proxy.fault({ match: requestIs({ op: 'TransactWriteItems', withUpdate: true, table: tables.operationLog, bodyIncludes: gameId }), mode: 'internal-error' });
+      proxy.holdIf((req) => req.target.endsWith('UpdateItem') && req.body.includes(tables.runtimeRecords) && req.body.includes(gameId));
+      const fenceHeld = proxy.nextHeld();
+
+      // Act
+      const answer = guarded(apiEvent(registerBody(gameId, stack.engine.url)), lambdaContext(25_000));
+      await Promise.race([fenceHeld, answer.then(() => Promise.reject(new Error('answered before the fence was sent')))]);
+      const res = parse(await answer);
+      proxy.holdIf(undefined);
+      proxy.clearFaults();
+
+      // Assess: the commit did not land, but nothing settled that: no rollback, no entry.
+      expect(res).toMatchObject({ status: 503, body: { error: { code: 'service_unavailable', message: OUTCOME_UNKNOWN_MESSAGE } } });
+      expect(telemetry.outcomes).toEqual([{ outcome: 'failure', error_code: 'service_unavailable' }]);
+      const rows = await stack.tables.rowsOf(gameId);
+      expect(rows.records).toEqual([expect.objectContaining({ status: 'starting' })]);
+      expect(rows.records[0]).not.toHaveProperty('reclaim_started_at');
+      expect(rows.mappings).toEqual([]);
+      expect(rows.log).toEqual([]);
+      expect(await stack.tables.outboxOf(gameId)).toEqual([]);
     },
   );
 });
