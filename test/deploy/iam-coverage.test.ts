@@ -336,14 +336,34 @@ describe('IAM coverage: each function runs its DynamoDB paths through a recordin
       expect((await stack.tables.rowsOf(gameId)).records).toEqual([expect.objectContaining({ status: 'running' })]);
     });
 
-    it('a commit refused (the record marked by a reclaim meanwhile), 250 members: the fence, mapping delete transactions, record delete', async () => {
+    it('a commit that fails after its mapping chunks landed, 250 members: the fence, mapping delete transactions, record delete', async () => {
+      const gameId = newGame();
+      const from = proxy.requests.length;
+      proxy.fault({ match: at.commit(), mode: 'internal-error' });
+      let res: Awaited<ReturnType<typeof register>>;
+      try {
+        res = await recording('registerRuntime', () => register(handler, gameId, { members: 250 }));
+      } finally {
+        proxy.clearFaults();
+      }
+
+      expect([res.status, res.body.error.code]).toEqual([503, 'service_unavailable']);
+      const made = proxy.requests.slice(from);
+      expect(made.filter(at.fence()).map((r) => r.upstreamStatus)).toEqual([200]);
+      expect(made.filter(at.mappingDeletes())).toHaveLength(2);
+      expect(made.filter(requestIs({ op: 'DeleteItem', table: stack.tables.names.runtimeRecords })).map((r) => r.upstreamStatus)).toEqual([200]);
+      expect(await stack.tables.rowsOf(gameId)).toEqual({ records: [], mappings: [], log: [expect.objectContaining({ outcome: 'failure' })] });
+      expect(await stack.tables.outboxOf(gameId)).toEqual([]);
+    });
+
+    it('a record marked by a reclaim while the engine runs, 250 members: the first mapping chunk is refused (its record check), the fence, the record delete', async () => {
       const gameId = newGame();
       const latch = stack.engine.holdNext();
       const from = proxy.requests.length;
       const res = await recording('registerRuntime', async () => {
         const running = register(handler, gameId, { members: 250 });
         await latch.arrived;
-        // What the reconciler's mark does: the compare-and-set of the commit is refused.
+        // What the reconciler's mark does: every commit transaction is refused.
         await stack.tables.doc.send(
           new UpdateCommand({
             TableName: stack.tables.names.runtimeRecords,
@@ -358,11 +378,10 @@ describe('IAM coverage: each function runs its DynamoDB paths through a recordin
 
       expect([res.status, res.body.error.code]).toEqual([409, 'conflict']);
       const made = proxy.requests.slice(from);
+      expect(made.filter(requestIs({ op: 'TransactWriteItems', table: stack.tables.names.playerMappings })).map((r) => r.upstreamStatus)).toEqual([400]);
       expect(made.filter(at.fence()).map((r) => r.upstreamStatus)).toEqual([200]);
-      expect(made.filter(at.mappingDeletes())).toHaveLength(2);
       expect(made.filter(requestIs({ op: 'DeleteItem', table: stack.tables.names.runtimeRecords })).map((r) => r.upstreamStatus)).toEqual([200]);
       expect(await stack.tables.rowsOf(gameId)).toEqual({ records: [], mappings: [], log: [expect.objectContaining({ outcome: 'failure' })] });
-      expect(await stack.tables.outboxOf(gameId)).toEqual([]);
     });
 
     it('a commit refused because the reconciler reclaimed the record meanwhile: the fence is refused, the outbox never touched', async () => {
