@@ -449,10 +449,44 @@ export function checkRequestBody(method: string, path: string, body: unknown): v
   if (problems.length > 0) throw new Error(`request body does not match docs/openapi.yaml:\n  ${problems.join('\n  ')}`);
 }
 
-/** What is wrong with a runtime_snapshot_update Detail by the event schema; [] when it conforms. */
-export function snapshotDetailProblems(detail: unknown): string[] {
+/**
+ * What a consumer validating by the event schema alone finds wrong with a
+ * Detail; [] when it conforms. The schema is open (the event grows by adding
+ * fields, and consumers ignore the fields they do not know), so an extra
+ * field passes here.
+ */
+export function snapshotSchemaProblems(detail: unknown): string[] {
   const { snapshot } = contract();
   return snapshot(detail) ? [] : explain(snapshot.errors, 'Detail');
+}
+
+/** The fields of the event schema's object at `path` ('' for the Detail, 'player_turn_stats' for an entry). */
+function documentedSnapshotFields(path: '' | 'player_turn_stats'): Set<string> {
+  const root = contract().snapshotSchema;
+  const schema = path === '' ? root : (((root.properties as JsonObject)[path] as JsonObject).items as JsonObject);
+  return new Set(Object.keys((schema.properties ?? {}) as JsonObject));
+}
+
+/**
+ * What is wrong with a Detail the code published: the schema's problems, and
+ * any field the schema does not list. The schema lets consumers accept
+ * fields it does not know; the code must not send one the document lacks (a
+ * field is added to the document first).
+ */
+export function snapshotDetailProblems(detail: unknown): string[] {
+  const problems = snapshotSchemaProblems(detail);
+  if (!isObject(detail as Json)) return problems;
+  const top = documentedSnapshotFields('');
+  for (const key of Object.keys(detail as JsonObject)) if (!top.has(key)) problems.push(`Detail has the undocumented field ${key}`);
+  const stats = (detail as JsonObject).player_turn_stats;
+  if (Array.isArray(stats)) {
+    const fields = documentedSnapshotFields('player_turn_stats');
+    stats.forEach((entry, i) => {
+      if (!isObject(entry)) return;
+      for (const key of Object.keys(entry)) if (!fields.has(key)) problems.push(`Detail/player_turn_stats/${i} has the undocumented field ${key}`);
+    });
+  }
+  return problems;
 }
 
 export function checkSnapshotDetail(detail: unknown): void {

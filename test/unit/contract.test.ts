@@ -23,6 +23,7 @@ import {
   requestProblems,
   resolve,
   snapshotDetailProblems,
+  snapshotSchemaProblems,
 } from '../support/contract.ts';
 import { SPEC_ROUTE_KEYS } from '../support/http-events.ts';
 
@@ -86,13 +87,36 @@ describe('the documents', () => {
     for (const example of snapshotSchema.examples as unknown[]) expect(snapshotDetailProblems(example)).toEqual([]);
   });
 
-  it('the event schema is closed and has the fields of the spec', () => {
+  it('the event schema has the fields of the spec', () => {
     const { snapshotSchema } = contract();
-    expect(snapshotSchema.additionalProperties).toBe(false);
     expect(Object.keys(snapshotSchema.properties as Obj).sort()).toEqual(
       ['event_id', 'game_id', 'current_turn', 'runtime_status', 'engine_health_summary', 'occurred_at', 'player_turn_stats'].sort(),
     );
-    expect(snapshotDetailProblems({ ...(snapshotSchema.examples as Obj[])[0], extra: 1 })).not.toEqual([]);
+  });
+
+  it('the event schema is open: an event with fields it does not know validates (the event grows by adding fields)', () => {
+    const { snapshotSchema } = contract();
+    const example = (snapshotSchema.examples as Obj[])[0]!;
+    const grown = {
+      ...example,
+      new_field: { any: 'shape' },
+      player_turn_stats: example.player_turn_stats.map((p: Obj) => ({ ...p, ships: 4 })),
+    };
+    expect(snapshotSchemaProblems(grown)).toEqual([]);
+    // A strict consumer's validator (ajv with the schema as published) accepts it too.
+    const ajv = new Ajv2020({ strict: true, validateFormats: false });
+    expect(ajv.validate(snapshotSchema, grown), JSON.stringify(ajv.errors)).toBe(true);
+    // ... while a documented field with a wrong value still fails.
+    expect(snapshotSchemaProblems({ ...grown, current_turn: -1 })).not.toEqual([]);
+  });
+
+  it('the emitted-event check (the EventBridge double) still refuses a field the document does not list', () => {
+    const example = (contract().snapshotSchema.examples as Obj[])[0]!;
+    expect(snapshotDetailProblems(example)).toEqual([]);
+    expect(snapshotDetailProblems({ ...example, extra: 1 })).toEqual(['Detail has the undocumented field extra']);
+    expect(snapshotDetailProblems({ ...example, player_turn_stats: [{ user_id: 'u-1', planets: 1, population: 1, ships: 2 }] })).toEqual([
+      'Detail/player_turn_stats/0 has the undocumented field ships',
+    ]);
   });
 
   it('the OpenAPI document refers to the event schema by a path that exists', () => {
