@@ -185,6 +185,19 @@ export function handlerOnlyErrors(): { code: string; status: number }[] {
   return Array.isArray(list) ? list.filter(isObject).map((e) => ({ code: String(e.code), status: Number(e.status) })) : [];
 }
 
+/** Whether a documented response is one API Gateway gives itself (`x-answered-by: api-gateway`), never a function. */
+export function answeredByApiGateway(response: Json | undefined): boolean {
+  const resolved = resolve(response);
+  return isObject(resolved) && resolved['x-answered-by'] === 'api-gateway';
+}
+
+/** The answers API Gateway gives itself (`x-api-gateway-answers`): status, when, and the response, resolved. */
+export function apiGatewayAnswers(): { status: number; when: string; response: JsonObject }[] {
+  const list = contract().doc['x-api-gateway-answers'];
+  if (!Array.isArray(list)) return [];
+  return list.filter(isObject).map((e) => ({ status: Number(e.status), when: String(e.when), response: resolve(e.response) as JsonObject }));
+}
+
 // ---------------------------------------------------------------------------
 // Answers.
 
@@ -246,6 +259,9 @@ export function answerProblems(method: string, path: string, answer: Answer): st
   const response = resolve(responses[String(status)] ?? responses.default);
   if (!isObject(response)) {
     return [`${opWhere}: status ${status} is not documented for this route (documented: ${Object.keys(responses).join(', ')})`];
+  }
+  if (answeredByApiGateway(response)) {
+    return [`${opWhere}: status ${status} is documented as API Gateway's own answer (x-answered-by: api-gateway); a function never gives it`];
   }
   const problems: string[] = [];
 
@@ -342,6 +358,8 @@ export function documentedAnswers(): string[] {
   for (const op of operations()) {
     for (const [status, raw] of Object.entries((op.operation.responses ?? {}) as JsonObject)) {
       const response = resolve(raw) as JsonObject;
+      // API Gateway's own answers (403) never come from a function: no test of the code can produce them.
+      if (answeredByApiGateway(response)) continue;
       const schema = ((response.content as JsonObject | undefined)?.['application/json'] as JsonObject | undefined)?.schema;
       const codes = (((schema as any)?.properties?.error?.properties?.code?.enum ?? []) as string[]).filter(Boolean);
       if (codes.length === 0) keys.push(answerKey(op, Number(status), undefined));

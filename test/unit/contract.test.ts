@@ -11,10 +11,13 @@ import { ERROR_CODES } from '../../lib/domain/errors.ts';
 import { ERROR_STATUS } from '../../lib/http/errors.ts';
 import { ABANDONED_CODE } from '../../lib/reconcile-starting/reconcile-starting.ts';
 import {
+  answeredByApiGateway,
   answerProblems,
+  apiGatewayAnswers,
   checkAnswer,
   compileAt,
   contract,
+  documentedAnswers,
   findOperation,
   handlerOnlyErrors,
   operations,
@@ -140,6 +143,46 @@ describe('the documents', () => {
       for (const example of examples) expect(validate(example.value), `${where}: ${JSON.stringify(validate.errors)}`).toBe(true);
       expect(validate({ ...examples[0]!.value, unexpected: true }), `${where}: accepts an undocumented field`).toBe(false);
     }
+  });
+});
+
+describe("API Gateway's own answers (403, unrouted 404)", () => {
+  it('every route documents 403 with API Gateway\'s {"message"} body, marked x-answered-by: api-gateway', () => {
+    for (const op of operations()) {
+      const response = resolve((op.operation.responses as Obj)['403']) as Obj;
+      expect(response, `${op.method} ${op.template} 403`).toBeDefined();
+      expect(answeredByApiGateway(response), `${op.method} ${op.template} 403`).toBe(true);
+      const media = response.content['application/json'];
+      const validate = compileAt(`${op.method} ${op.template} 403 application/json`, media.schema);
+      expect(validate({ message: 'Forbidden' })).toBe(true);
+      // Not the error shape of Game Master: API Gateway's answer has no code.
+      expect(validate({ error: { code: 'forbidden', message: 'Forbidden' } })).toBe(false);
+    }
+  });
+
+  it('x-api-gateway-answers lists the 403 and the unrouted 404 {"message":"Not Found"}, both marked, with examples that conform', () => {
+    const answers = apiGatewayAnswers();
+    expect(answers.map((a) => a.status)).toEqual([403, 404]);
+    for (const { status, response } of answers) {
+      expect(answeredByApiGateway(response), String(status)).toBe(true);
+      const media = (response.content as Obj)['application/json'];
+      const validate = compileAt(`x-api-gateway-answers ${status}`, media.schema);
+      for (const example of Object.values(media.examples) as Obj[]) expect(validate(example.value), String(status)).toBe(true);
+    }
+    const notFound = Object.values((answers[1]!.response.content as Obj)['application/json'].examples) as Obj[];
+    expect(notFound.map((e) => e.value)).toEqual([{ message: 'Not Found' }]);
+  });
+
+  it("the document says what npm run dev answers instead (serverless-offline's body, never 403)", () => {
+    const description = String((contract().doc.info as Obj).description);
+    expect(description).toMatch(/npm run dev/);
+    expect(description).toMatch(/Serverless-offline: ?\s*route not found/);
+  });
+
+  it("the oracle refuses API Gateway's 403 from a function, and does not count it as an answer tests must produce", () => {
+    const forbidden = answer(403, { message: 'Forbidden' });
+    expect(() => checkAnswer('POST', '/internal/v1/runtimes', forbidden)).toThrow(/API Gateway's own answer/);
+    expect(documentedAnswers().filter((key) => / 403/.test(key))).toEqual([]);
   });
 });
 
