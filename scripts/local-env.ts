@@ -137,6 +137,11 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions = {
       POWERTOOLS_SERVICE_NAME: 'game-master',
       POWERTOOLS_METRICS_NAMESPACE: 'Galaxy/GameMaster',
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
+      // What Lambda sets in an on-demand environment. Powertools reports
+      // `cold_start: true` only when it says `on-demand` (without it, every
+      // log line says false). serverless-offline and `invoke local` pass
+      // AWS_* variables on to the handlers.
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     };
     for (const [key, variable] of Object.entries(TABLE_ENV)) env[variable] = tables[key as TableKey];
 

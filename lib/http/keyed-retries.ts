@@ -27,8 +27,27 @@ import { errorAnswer, type HttpAnswer, outcomeAnswer } from './responses.ts';
 export const IDEMPOTENCY_KEY_PREFIX = 'gamemaster.registerRuntime';
 export const REPLAYED_HEADER = 'Idempotent-Replayed';
 const REMEMBERED = new Set([201, 400, 404]);
-/** Retry-After when the running call's expiry is unknown. */
-const DEFAULT_RETRY_AFTER_S = 5;
+/**
+ * What a registration typically takes from start to answer, in whole
+ * seconds: a second or two (the engine's init and a few DynamoDB requests;
+ * the bench's figures are well under it). A call that meets a running one
+ * is told to come back after that long, not after the running call's
+ * deadline (up to 28 s away), by which time the answer has long been there.
+ */
+export const TYPICAL_REGISTRATION_S = 2;
+
+/**
+ * Retry-After of `request_in_progress`, in seconds: the time a registration
+ * typically still needs, never more than the running call's key has left
+ * before its in-progress expiry (its Lambda deadline: then a retry takes the
+ * key over), and at least 1. `inProgressUntil` (ms since the epoch) is
+ * unknown when the key table's answer did not carry it.
+ */
+export function retryAfterSeconds(inProgressUntil: number | undefined, now: number): number {
+  if (inProgressUntil === undefined) return TYPICAL_REGISTRATION_S;
+  const leftS = Math.floor((inProgressUntil - now) / 1000);
+  return Math.max(1, Math.min(TYPICAL_REGISTRATION_S, leftS));
+}
 
 /** Carries an answer that must not be remembered out through Powertools. */
 class NotRemembered extends Error {
@@ -94,8 +113,7 @@ export class KeyedRetries {
         return errorAnswer('idempotency_key_reused', 'Idempotency-Key was already used with a different request body');
       }
       if (err instanceof IdempotencyAlreadyInProgressError) {
-        const retryAfter =
-          inProgressUntil === undefined ? DEFAULT_RETRY_AFTER_S : Math.max(1, Math.ceil((inProgressUntil - Date.now()) / 1000));
+        const retryAfter = retryAfterSeconds(inProgressUntil, Date.now());
         this.log.info('idempotent request in progress', { source_ref: call.sourceRef, retry_after_s: retryAfter });
         return errorAnswer('request_in_progress', 'a request with this Idempotency-Key is still in progress', {
           'Retry-After': String(retryAfter),

@@ -13,7 +13,21 @@ export function header(event: APIGatewayProxyEventV2, name: string): string | un
   return undefined;
 }
 
-/** Who sent the request: X-Request-Id, else API Gateway's request id, else the Lambda's. */
+/**
+ * serverless-offline (`npm run dev`) gives every request the same constant
+ * in place of API Gateway's request id (`offlineContext_resourceId`, and
+ * `offlineContext_…` placeholders elsewhere in its request context): not an
+ * id of the request. API Gateway's own ids never take that form.
+ */
+const OFFLINE_PLACEHOLDER_PREFIX = 'offlineContext_';
+
+/**
+ * Who sent the request: X-Request-Id, else API Gateway's request id, else
+ * the Lambda's (under serverless-offline, whose request id is a constant
+ * placeholder, the invocation's own id).
+ */
 export function sourceRef(event: APIGatewayProxyEventV2, context: Context | undefined): string {
-  return header(event, 'x-request-id') || event.requestContext?.requestId || context?.awsRequestId || '';
+  const apiRequestId = event.requestContext?.requestId;
+  const requestId = apiRequestId?.startsWith(OFFLINE_PLACEHOLDER_PREFIX) ? undefined : apiRequestId;
+  return header(event, 'x-request-id') || requestId || context?.awsRequestId || '';
 }

@@ -8,8 +8,10 @@
  *   from here, so a retry runs the operation again.
  * - Same key, other body: 422 idempotency_key_reused (payload validation on
  *   the raw body bytes). Same key while running: 409 request_in_progress
- *   with Retry-After from the running call's in-progress expiry, which is
- *   its Lambda deadline (so a call that died stops blocking its key then).
+ *   with Retry-After the time a registration typically still needs (a
+ *   second or two), never more than the running call's in-progress expiry,
+ *   which is its Lambda deadline (so a call that died stops blocking its
+ *   key then).
  * - The key cannot be taken: 503 service_unavailable, audited, nothing ran.
  *   Completing or releasing the key fails after the operation ran: the
  *   operation's own answer stands.

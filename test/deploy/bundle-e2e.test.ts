@@ -444,6 +444,33 @@ describe('the bundled registerRuntime (serverless package --stage ci), on Dynamo
   });
 });
 
+describe('cold_start in the bundled registerRuntime\'s log lines (operators filter on it)', () => {
+  it('is true in the first log line of a fresh environment (AWS_LAMBDA_INITIALIZATION_TYPE on-demand, as Lambda sets it) and false afterwards', async () => {
+    // Prepare: a fresh environment (a new process: a cold start).
+    const fresh = await startRegister();
+    try {
+      const logLines = () => fresh.printed.filter((l): l is Record<string, unknown> => typeof (l as Json)?.level === 'string');
+      expect(logLines()).toEqual([]);
+
+      // Act
+      const first = await invokeRegister(fresh, apiEvent(registerBody(newGame(), engine.url)));
+      const afterFirst = logLines().length;
+      const second = await invokeRegister(fresh, apiEvent(registerBody(newGame(), engine.url)));
+
+      // Assess
+      expect([first.status, second.status]).toEqual([201, 201]);
+      const lines = logLines();
+      expect(afterFirst).toBeGreaterThan(0);
+      expect(lines[0]).toMatchObject({ message: 'runtime registered', cold_start: true });
+      expect(lines.slice(1, afterFirst).every((l) => l.cold_start === true)).toBe(true);
+      expect(lines.length).toBeGreaterThan(afterFirst);
+      expect(lines.slice(afterFirst).map((l) => l.cold_start)).toEqual(lines.slice(afterFirst).map(() => false));
+    } finally {
+      await fresh.stop();
+    }
+  });
+});
+
 describe('the bundled reconcileStarting, after a bundled registration is killed', () => {
   it('reclaims a registration killed (SIGKILL) while the engine hung: nothing left but the audit entries', async () => {
     // Prepare: a registration in a process of its own, killed while the engine hangs.

@@ -24,6 +24,38 @@ import { coldStart } from '../support/stack.ts';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EVENTS = join(ROOT, 'events');
 
+/**
+ * The shell blocks of the README's `npm run dev` walkthrough that call the
+ * local endpoint (curl), in order: run as written, they are what a new user
+ * types.
+ */
+function readmeDevCommands(): string[] {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf('### `npm run dev`');
+  const end = readme.indexOf('**The local endpoint is unauthenticated.**', start);
+  expect([start, end].every((i) => i >= 0), 'README: the npm run dev walkthrough').toBe(true);
+  const blocks = [...readme.slice(start, end).matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+  return blocks.filter((b) => b.includes('curl '));
+}
+
+/** Runs a README shell block with sh; resolves with its output (fails on a non-zero exit). */
+function sh(block: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('sh', ['-e', '-c', block], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}:\n${block}\n${out}`))));
+  });
+}
+
+/** The status line and body of a `curl -i` output. */
+function curlAnswer(out: string): { status: number; headers: string; body: any } {
+  const [head = '', body = ''] = out.split(/\r?\n\r?\n/, 2);
+  return { status: Number(/^HTTP\/[\d.]+ (\d{3})/.exec(head)?.[1]), headers: head.toLowerCase(), body: JSON.parse(body) };
+}
+
 /** What each sample answers: the README's table. */
 const EXPECTED: Record<string, { status: number; code?: string }> = {
   'register-success.json': { status: 201 },
@@ -272,25 +304,37 @@ describe('npm start, npm run invoke, npm run dev', () => {
     expect(out).toContain('"image_ref": "registry.local/galaxy/engine:1.4.2"');
   }, 160_000);
 
-  it('npm run dev serves the route on localhost:3000 until interrupted', async () => {
-    const run = start('dev');
+  it('npm run dev serves the route on localhost:3000 until interrupted; the README walkthrough works as written', async () => {
+    const run = start('dev', [], cleanEnv({ POWERTOOLS_LOG_LEVEL: 'INFO' }));
     runs.push(run);
     await waitFor(run, /Server ready: http:\/\/localhost:3000/, 150_000);
-    const request = () =>
-      fetch('http://localhost:3000/internal/v1/runtimes', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: readEvent('register-success.json').body as string,
-      });
+    const [register, keyed, reads, ...rest] = readmeDevCommands();
+    expect([register, keyed, reads].every(Boolean) && rest.length === 0, 'README: three curl blocks (register, keyed, reads)').toBe(true);
+
+    // The README's registration: 201, then 409 conflict for the same command again.
     const delivered = waitFor(run, /\[dev\] EventBridge received runtime_snapshot_update: \{"event_id":/, 30_000);
-    const first = await request();
-    expect(first.status).toBe(201);
-    expect(((await first.json()) as { status: string }).status).toBe('running');
+    const first = curlAnswer(await sh(register as string));
+    expect([first.status, first.body.status]).toEqual([201, 'running']);
     // The relay the script runs delivers the committed registration's event.
     await delivered;
-    const again = await request();
-    expect(again.status).toBe(409);
-    expect(((await again.json()) as { error: { code: string } }).error.code).toBe('conflict');
+    const again = curlAnswer(await sh(register as string));
+    expect([again.status, again.body.error?.code]).toEqual([409, 'conflict']);
+
+    // The README's keyed registration, twice: the second answer is the first one's, replayed.
+    const keyedFirst = curlAnswer(await sh(keyed as string));
+    const keyedAgain = curlAnswer(await sh(keyed as string));
+    expect(keyedFirst.status, JSON.stringify(keyedFirst.body)).toBe(201);
+    expect(keyedFirst.headers).not.toContain('idempotent-replayed');
+    expect(keyedAgain.status).toBe(201);
+    expect(keyedAgain.headers).toContain('idempotent-replayed: true');
+    expect(keyedAgain.body).toEqual(keyedFirst.body);
+
+    // The README's reads and version: every command answers.
+    const readsOut = await sh(reads as string);
+    expect(readsOut).toContain('"players":');
+    expect(readsOut).toContain('"operations":');
+    expect(readsOut).toContain('"version":"1.5.0"');
+
     // The read and admin routes, served from serverless.yml too.
     const record = await fetch('http://localhost:3000/internal/v1/runtimes/g-7f3a');
     expect(record.status).toBe(200);
@@ -305,8 +349,48 @@ describe('npm start, npm run invoke, npm run dev', () => {
     });
     expect(put.status).toBe(201);
     const versions = await fetch('http://localhost:3000/internal/v1/engine-versions');
-    expect(((await versions.json()) as { engine_versions: { version: string }[] }).engine_versions.map((v) => v.version)).toEqual(['1.4.2', '2.0.0']);
+    expect(((await versions.json()) as { engine_versions: { version: string }[] }).engine_versions.map((v) => v.version)).toEqual([
+      '1.4.2',
+      '1.5.0',
+      '2.0.0',
+    ]);
     expect((await fetch('http://localhost:3000/internal/v1/runtimes/nope%20x')).status).toBe(400);
+
+    // source_ref: the caller's X-Request-Id, else the request's own id, not serverless-offline's constant placeholder.
+    const sourceRefs = async (game: string) => {
+      const res = await fetch(`http://localhost:3000/internal/v1/runtimes/${game}/operations`);
+      return ((await res.json()) as { operations: { source_ref: string }[] }).operations.map((o) => o.source_ref);
+    };
+    expect(await sourceRefs('g-7f3a')).toEqual(['lobby-req-1', 'lobby-req-1']);
+    const unnamed = [...(await sourceRefs('g-7f3b'))];
+    const another = await fetch('http://localhost:3000/internal/v1/runtimes', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        game_id: 'g-7f3c',
+        engine_endpoint: 'http://127.0.0.1:18080',
+        members: [{ user_id: 'u-1', race_name: 'Zorgons' }],
+        target_engine_version: '1.4.2',
+        turn_schedule: '0 */6 * * *',
+      }),
+    });
+    expect(another.status).toBe(201);
+    unnamed.push(...(await sourceRefs('g-7f3c')));
+    expect(unnamed).toHaveLength(2);
+    for (const ref of unnamed) expect(ref).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(new Set(unnamed).size).toBe(2);
+
+    // cold_start: true in the first log line of registerRuntime's environment, false in every later one.
+    const registerLines = run
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { function_name?: string; function_request_id?: string; cold_start?: boolean })
+      .filter((l) => l.function_name?.endsWith('-registerRuntime'));
+    const firstInvocation = registerLines[0]?.function_request_id;
+    expect(registerLines.length).toBeGreaterThan(2);
+    expect(registerLines.map((l) => l.cold_start)).toEqual(registerLines.map((l) => l.function_request_id === firstInvocation));
+
     // Ctrl-C: the script stops serverless-offline and the environment.
     run.child.kill('SIGINT');
     const code = await finish(run, 30_000);

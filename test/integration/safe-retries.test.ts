@@ -11,7 +11,7 @@ import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { CALL_TOKEN_ATTR, type KeyedPayload, KeyStore } from '../../lib/adapters/idempotency-key-store.ts';
 import { loadConfig } from '../../lib/config.ts';
-import { IDEMPOTENCY_KEY_PREFIX } from '../../lib/http/keyed-retries.ts';
+import { IDEMPOTENCY_KEY_PREFIX, TYPICAL_REGISTRATION_S } from '../../lib/http/keyed-retries.ts';
 import { buildReconciler, createDynamoClient } from '../../lib/wiring.ts';
 import { type DynamoProxy, requestIs, startDynamoProxy } from '../support/dynamo-proxy.ts';
 import { captureEmf } from '../support/emf.ts';
@@ -143,8 +143,8 @@ describe('Safe retries: Idempotency-Key', () => {
     // Assess
     expect(second.status).toBe(409);
     expect(second.body.error.code).toBe('request_in_progress');
-    // The first call's deadline (28 s from the frozen now), in seconds.
-    expect(second.headers['retry-after']).toBe('28');
+    // What a registration typically still needs, not the first call's deadline (28 s away).
+    expect(second.headers['retry-after']).toBe(String(TYPICAL_REGISTRATION_S));
     expect(firstRes.status).toBe(201);
     expect(stack.engine.calls.length).toBe(engineCalls + 1);
     // The rejected call did not free the key: a third call replays the first answer.
@@ -152,6 +152,32 @@ describe('Safe retries: Idempotency-Key', () => {
     expect(third.status).toBe(201);
     expect(third.headers['idempotent-replayed']).toBe('true');
     expect(await opLog(gameId)).toHaveLength(1);
+  });
+
+  it('Retry-After is never more than the running call has left before its key expires, and at least 1', async () => {
+    // Prepare: the first call holds its key (28 s deadline from the frozen now).
+    freezeClock();
+    const t0 = Date.now();
+    const gameId = newGame();
+    const key = newKey();
+    const body = registerBody(gameId, stack.engine.url);
+    const latch = stack.engine.holdNext();
+    const first = call(body, key);
+    await latch.arrived;
+
+    // Act: calls that arrive 26.5 s and 27.9 s later (1.5 s and 0.1 s before the key's in-progress expiry).
+    vi.setSystemTime(t0 + 26_500);
+    const late = await call(body, key);
+    vi.setSystemTime(t0 + 27_900);
+    const later = await call(body, key);
+    vi.setSystemTime(t0);
+    latch.release();
+    const firstRes = await first;
+
+    // Assess
+    expect([late.status, late.body.error.code, late.headers['retry-after']]).toEqual([409, 'request_in_progress', '1']);
+    expect([later.status, later.body.error.code, later.headers['retry-after']]).toEqual([409, 'request_in_progress', '1']);
+    expect(firstRes.status).toBe(201);
   });
 
   it('two environments, one key and body, one deadline millisecond: exactly one runs, the other is request_in_progress', async () => {
@@ -180,7 +206,7 @@ describe('Safe retries: Idempotency-Key', () => {
     // Assess
     expect(b.status).toBe(409);
     expect(b.body.error.code).toBe('request_in_progress');
-    expect(b.headers['retry-after']).toBe('28');
+    expect(b.headers['retry-after']).toBe(String(TYPICAL_REGISTRATION_S));
     expect(held.filter((i) => i.status === 'INPROGRESS')).toEqual([expect.objectContaining({ [CALL_TOKEN_ATTR]: expect.any(String) })]);
     expect(logWhileHeld).toEqual([]);
     expect(aRes.status).toBe(201);

@@ -185,6 +185,19 @@ export function handlerOnlyErrors(): { code: string; status: number }[] {
   return Array.isArray(list) ? list.filter(isObject).map((e) => ({ code: String(e.code), status: Number(e.status) })) : [];
 }
 
+/** Whether a documented response is one API Gateway gives itself (`x-answered-by: api-gateway`), never a function. */
+export function answeredByApiGateway(response: Json | undefined): boolean {
+  const resolved = resolve(response);
+  return isObject(resolved) && resolved['x-answered-by'] === 'api-gateway';
+}
+
+/** The answers API Gateway gives itself (`x-api-gateway-answers`): status, when, and the response, resolved. */
+export function apiGatewayAnswers(): { status: number; when: string; response: JsonObject }[] {
+  const list = contract().doc['x-api-gateway-answers'];
+  if (!Array.isArray(list)) return [];
+  return list.filter(isObject).map((e) => ({ status: Number(e.status), when: String(e.when), response: resolve(e.response) as JsonObject }));
+}
+
 // ---------------------------------------------------------------------------
 // Answers.
 
@@ -246,6 +259,9 @@ export function answerProblems(method: string, path: string, answer: Answer): st
   const response = resolve(responses[String(status)] ?? responses.default);
   if (!isObject(response)) {
     return [`${opWhere}: status ${status} is not documented for this route (documented: ${Object.keys(responses).join(', ')})`];
+  }
+  if (answeredByApiGateway(response)) {
+    return [`${opWhere}: status ${status} is documented as API Gateway's own answer (x-answered-by: api-gateway); a function never gives it`];
   }
   const problems: string[] = [];
 
@@ -342,6 +358,8 @@ export function documentedAnswers(): string[] {
   for (const op of operations()) {
     for (const [status, raw] of Object.entries((op.operation.responses ?? {}) as JsonObject)) {
       const response = resolve(raw) as JsonObject;
+      // API Gateway's own answers (403) never come from a function: no test of the code can produce them.
+      if (answeredByApiGateway(response)) continue;
       const schema = ((response.content as JsonObject | undefined)?.['application/json'] as JsonObject | undefined)?.schema;
       const codes = (((schema as any)?.properties?.error?.properties?.code?.enum ?? []) as string[]).filter(Boolean);
       if (codes.length === 0) keys.push(answerKey(op, Number(status), undefined));
@@ -449,10 +467,44 @@ export function checkRequestBody(method: string, path: string, body: unknown): v
   if (problems.length > 0) throw new Error(`request body does not match docs/openapi.yaml:\n  ${problems.join('\n  ')}`);
 }
 
-/** What is wrong with a runtime_snapshot_update Detail by the event schema; [] when it conforms. */
-export function snapshotDetailProblems(detail: unknown): string[] {
+/**
+ * What a consumer validating by the event schema alone finds wrong with a
+ * Detail; [] when it conforms. The schema is open (the event grows by adding
+ * fields, and consumers ignore the fields they do not know), so an extra
+ * field passes here.
+ */
+export function snapshotSchemaProblems(detail: unknown): string[] {
   const { snapshot } = contract();
   return snapshot(detail) ? [] : explain(snapshot.errors, 'Detail');
+}
+
+/** The fields of the event schema's object at `path` ('' for the Detail, 'player_turn_stats' for an entry). */
+function documentedSnapshotFields(path: '' | 'player_turn_stats'): Set<string> {
+  const root = contract().snapshotSchema;
+  const schema = path === '' ? root : (((root.properties as JsonObject)[path] as JsonObject).items as JsonObject);
+  return new Set(Object.keys((schema.properties ?? {}) as JsonObject));
+}
+
+/**
+ * What is wrong with a Detail the code published: the schema's problems, and
+ * any field the schema does not list. The schema lets consumers accept
+ * fields it does not know; the code must not send one the document lacks (a
+ * field is added to the document first).
+ */
+export function snapshotDetailProblems(detail: unknown): string[] {
+  const problems = snapshotSchemaProblems(detail);
+  if (!isObject(detail as Json)) return problems;
+  const top = documentedSnapshotFields('');
+  for (const key of Object.keys(detail as JsonObject)) if (!top.has(key)) problems.push(`Detail has the undocumented field ${key}`);
+  const stats = (detail as JsonObject).player_turn_stats;
+  if (Array.isArray(stats)) {
+    const fields = documentedSnapshotFields('player_turn_stats');
+    stats.forEach((entry, i) => {
+      if (!isObject(entry)) return;
+      for (const key of Object.keys(entry)) if (!fields.has(key)) problems.push(`Detail/player_turn_stats/${i} has the undocumented field ${key}`);
+    });
+  }
+  return problems;
 }
 
 export function checkSnapshotDetail(detail: unknown): void {

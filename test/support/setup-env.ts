@@ -7,6 +7,9 @@ import { LOCAL_AWS_ENV } from '../../infra/local-stack.ts';
 
 Object.assign(process.env, LOCAL_AWS_ENV, {
   AWS_LAMBDA_FUNCTION_NAME: 'game-master-test-registerRuntime',
+  // As Lambda sets it in an on-demand environment: Powertools logs
+  // `cold_start: true` on a fresh environment's first invocation only then.
+  AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
   POWERTOOLS_SERVICE_NAME: 'game-master',
   POWERTOOLS_METRICS_NAMESPACE: 'Galaxy/GameMaster',
   POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',

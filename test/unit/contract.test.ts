@@ -11,10 +11,13 @@ import { ERROR_CODES } from '../../lib/domain/errors.ts';
 import { ERROR_STATUS } from '../../lib/http/errors.ts';
 import { ABANDONED_CODE } from '../../lib/reconcile-starting/reconcile-starting.ts';
 import {
+  answeredByApiGateway,
   answerProblems,
+  apiGatewayAnswers,
   checkAnswer,
   compileAt,
   contract,
+  documentedAnswers,
   findOperation,
   handlerOnlyErrors,
   operations,
@@ -23,6 +26,7 @@ import {
   requestProblems,
   resolve,
   snapshotDetailProblems,
+  snapshotSchemaProblems,
 } from '../support/contract.ts';
 import { SPEC_ROUTE_KEYS } from '../support/http-events.ts';
 
@@ -86,13 +90,36 @@ describe('the documents', () => {
     for (const example of snapshotSchema.examples as unknown[]) expect(snapshotDetailProblems(example)).toEqual([]);
   });
 
-  it('the event schema is closed and has the fields of the spec', () => {
+  it('the event schema has the fields of the spec', () => {
     const { snapshotSchema } = contract();
-    expect(snapshotSchema.additionalProperties).toBe(false);
     expect(Object.keys(snapshotSchema.properties as Obj).sort()).toEqual(
       ['event_id', 'game_id', 'current_turn', 'runtime_status', 'engine_health_summary', 'occurred_at', 'player_turn_stats'].sort(),
     );
-    expect(snapshotDetailProblems({ ...(snapshotSchema.examples as Obj[])[0], extra: 1 })).not.toEqual([]);
+  });
+
+  it('the event schema is open: an event with fields it does not know validates (the event grows by adding fields)', () => {
+    const { snapshotSchema } = contract();
+    const example = (snapshotSchema.examples as Obj[])[0]!;
+    const grown = {
+      ...example,
+      new_field: { any: 'shape' },
+      player_turn_stats: example.player_turn_stats.map((p: Obj) => ({ ...p, ships: 4 })),
+    };
+    expect(snapshotSchemaProblems(grown)).toEqual([]);
+    // A strict consumer's validator (ajv with the schema as published) accepts it too.
+    const ajv = new Ajv2020({ strict: true, validateFormats: false });
+    expect(ajv.validate(snapshotSchema, grown), JSON.stringify(ajv.errors)).toBe(true);
+    // ... while a documented field with a wrong value still fails.
+    expect(snapshotSchemaProblems({ ...grown, current_turn: -1 })).not.toEqual([]);
+  });
+
+  it('the emitted-event check (the EventBridge double) still refuses a field the document does not list', () => {
+    const example = (contract().snapshotSchema.examples as Obj[])[0]!;
+    expect(snapshotDetailProblems(example)).toEqual([]);
+    expect(snapshotDetailProblems({ ...example, extra: 1 })).toEqual(['Detail has the undocumented field extra']);
+    expect(snapshotDetailProblems({ ...example, player_turn_stats: [{ user_id: 'u-1', planets: 1, population: 1, ships: 2 }] })).toEqual([
+      'Detail/player_turn_stats/0 has the undocumented field ships',
+    ]);
   });
 
   it('the OpenAPI document refers to the event schema by a path that exists', () => {
@@ -116,6 +143,46 @@ describe('the documents', () => {
       for (const example of examples) expect(validate(example.value), `${where}: ${JSON.stringify(validate.errors)}`).toBe(true);
       expect(validate({ ...examples[0]!.value, unexpected: true }), `${where}: accepts an undocumented field`).toBe(false);
     }
+  });
+});
+
+describe("API Gateway's own answers (403, unrouted 404)", () => {
+  it('every route documents 403 with API Gateway\'s {"message"} body, marked x-answered-by: api-gateway', () => {
+    for (const op of operations()) {
+      const response = resolve((op.operation.responses as Obj)['403']) as Obj;
+      expect(response, `${op.method} ${op.template} 403`).toBeDefined();
+      expect(answeredByApiGateway(response), `${op.method} ${op.template} 403`).toBe(true);
+      const media = response.content['application/json'];
+      const validate = compileAt(`${op.method} ${op.template} 403 application/json`, media.schema);
+      expect(validate({ message: 'Forbidden' })).toBe(true);
+      // Not the error shape of Game Master: API Gateway's answer has no code.
+      expect(validate({ error: { code: 'forbidden', message: 'Forbidden' } })).toBe(false);
+    }
+  });
+
+  it('x-api-gateway-answers lists the 403 and the unrouted 404 {"message":"Not Found"}, both marked, with examples that conform', () => {
+    const answers = apiGatewayAnswers();
+    expect(answers.map((a) => a.status)).toEqual([403, 404]);
+    for (const { status, response } of answers) {
+      expect(answeredByApiGateway(response), String(status)).toBe(true);
+      const media = (response.content as Obj)['application/json'];
+      const validate = compileAt(`x-api-gateway-answers ${status}`, media.schema);
+      for (const example of Object.values(media.examples) as Obj[]) expect(validate(example.value), String(status)).toBe(true);
+    }
+    const notFound = Object.values((answers[1]!.response.content as Obj)['application/json'].examples) as Obj[];
+    expect(notFound.map((e) => e.value)).toEqual([{ message: 'Not Found' }]);
+  });
+
+  it("the document says what npm run dev answers instead (serverless-offline's body, never 403)", () => {
+    const description = String((contract().doc.info as Obj).description);
+    expect(description).toMatch(/npm run dev/);
+    expect(description).toMatch(/Serverless-offline: ?\s*route not found/);
+  });
+
+  it("the oracle refuses API Gateway's 403 from a function, and does not count it as an answer tests must produce", () => {
+    const forbidden = answer(403, { message: 'Forbidden' });
+    expect(() => checkAnswer('POST', '/internal/v1/runtimes', forbidden)).toThrow(/API Gateway's own answer/);
+    expect(documentedAnswers().filter((key) => / 403/.test(key))).toEqual([]);
   });
 });
 

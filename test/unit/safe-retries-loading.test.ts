@@ -7,6 +7,7 @@
  * packaged bundle (test/deploy/bundle-e2e.test.ts).
  */
 import { describe, expect, it, vi } from 'vitest';
+import { retryAfterSeconds, TYPICAL_REGISTRATION_S } from '../../lib/http/keyed-retries.ts';
 import { type KeyedCalls, SafeRetries } from '../../lib/http/safe-retries.ts';
 import type { RegisterCall, RegisterRuntime } from '../../lib/register-runtime/register-runtime.ts';
 
@@ -67,5 +68,27 @@ describe('SafeRetries: loading the keyed half', () => {
     expect(load).toHaveBeenCalledTimes(2);
     // Nothing ran for the call whose load failed.
     expect(register).not.toHaveBeenCalled();
+  });
+});
+
+describe('retryAfterSeconds (Retry-After of request_in_progress)', () => {
+  const now = 1_700_000_000_000;
+
+  it('is the time a registration typically still needs while the running call has longer than that left', () => {
+    expect(retryAfterSeconds(now + 28_000, now)).toBe(TYPICAL_REGISTRATION_S);
+    expect(retryAfterSeconds(now + TYPICAL_REGISTRATION_S * 1000, now)).toBe(TYPICAL_REGISTRATION_S);
+    expect(TYPICAL_REGISTRATION_S).toBeGreaterThanOrEqual(1);
+    expect(TYPICAL_REGISTRATION_S).toBeLessThanOrEqual(2);
+  });
+
+  it('is never more than the whole seconds left before the key expires, and at least 1', () => {
+    expect(retryAfterSeconds(now + 1_999, now)).toBe(1);
+    expect(retryAfterSeconds(now + 1_000, now)).toBe(1);
+    expect(retryAfterSeconds(now + 100, now)).toBe(1);
+    expect(retryAfterSeconds(now - 5_000, now)).toBe(1);
+  });
+
+  it('is the typical time when the running call\'s expiry is unknown', () => {
+    expect(retryAfterSeconds(undefined, now)).toBe(TYPICAL_REGISTRATION_S);
   });
 });
