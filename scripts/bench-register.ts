@@ -287,7 +287,7 @@ try {
     await relay.pump(); // the events of the sections above: not measured
     const h = await freshHandler();
     const profiles: RegistrationProfile[] = [];
-    const samples = 5;
+    const samples = 9;
     for (const members of [2, 500]) {
       for (const keyed of [false, true]) {
         const times: number[] = [];
@@ -348,7 +348,7 @@ try {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   console.log(`\n${line(header)}\n${line(widths.map((w) => '-'.repeat(w)))}\n${rows.map(line).join('\n')}`);
-  console.log(`\nwhat a registration costs (warm, median of 5; durations on this machine, DynamoDB Local, not Lambda's):\n${costTable}`);
+  console.log(`\nwhat a registration costs (warm, median of 9; durations on this machine, DynamoDB Local, not Lambda's):\n${costTable}`);
   console.log(`\n(Node ${process.version}, ${runs} latency samples, ${bigRuns} big-roster samples; DynamoDB Local behind the counting proxy)`);
   proxiedClient.destroy();
 } finally {
