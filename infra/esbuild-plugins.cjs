@@ -30,8 +30,8 @@ const esmPackageJson = {
  * module's ESM namespace, which reads every export of node:http, among them
  * the lazy `WebSocket`, `CloseEvent` and `MessageEvent` getters: they load
  * Node's own fetch (its bundled undici and web streams), tens of ms of CPU
- * at every cold start, for nothing this service uses (measured: README,
- * "Performance"). Middy's util (the routers' functions) and the SDK's HTTP
+ * at every cold start, for nothing this service uses (measured: docs/performance.md,
+ * "The cold start"). Middy's util (the routers' functions) and the SDK's HTTP
  * handler (for an http: endpoint) import node:http that way, and so does the
  * engine client. This plugin resolves every import of `node:http` (or
  * `http`) in the bundle to a small module that takes the same exports from

@@ -8,7 +8,7 @@
  * first `Request`, `Response` or `Headers` a process builds loads Node's
  * own fetch (its bundled undici and web streams), tens of ms of CPU at
  * every cold start (ky builds a probe `Request` as soon as it is imported;
- * measured with `npm run bench`, see the README's Performance section).
+ * measured with `npm run bench`, see docs/performance.md).
  * The import of node:http below would do the same (its ESM namespace reads
  * the lazy `WebSocket` getters): in the bundle it is resolved to
  * `process.getBuiltinModule('node:http')` by infra/esbuild-plugins.cjs.

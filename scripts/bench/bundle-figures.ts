@@ -38,7 +38,7 @@ export const handler = async () => ({ statusCode: 200 });
 
 /**
  * The floor plus ky, the engine client's former HTTP client, to show in the
- * same run what ky alone costs at import (README, Performance): its import
+ * same run what ky alone costs at import (docs/performance.md): its import
  * builds a probe `Request`, which loads Node's own fetch (undici and web
  * streams).
  */

@@ -25,15 +25,15 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EVENTS = join(ROOT, 'events');
 
 /**
- * The shell blocks of the README's `npm run dev` walkthrough that call the
+ * The shell blocks of the `npm run dev` walkthrough (docs/development.md) that call the
  * local endpoint (curl), in order: run as written, they are what a new user
  * types.
  */
 function readmeDevCommands(): string[] {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf('### `npm run dev`');
+  const readme = readFileSync(join(ROOT, 'docs/development.md'), 'utf8');
+  const start = readme.indexOf('### `npm run dev` walkthrough');
   const end = readme.indexOf('**The local endpoint is unauthenticated.**', start);
-  expect([start, end].every((i) => i >= 0), 'README: the npm run dev walkthrough').toBe(true);
+  expect([start, end].every((i) => i >= 0), 'docs/development.md: the npm run dev walkthrough').toBe(true);
   const blocks = [...readme.slice(start, end).matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] as string);
   return blocks.filter((b) => b.includes('curl '));
 }

@@ -1,7 +1,7 @@
 /**
- * `npm ci` on the Node versions the README accepts: under Node 24 (the
+ * `npm ci` on the Node versions docs/development.md accepts: under Node 24 (the
  * pinned one) no package's `engines` refuses it; under an older system
- * Node the EBADENGINE warnings npm prints are expected, and the README's
+ * Node the EBADENGINE warnings npm prints are expected, and docs/development.md's
  * Requirements say so and why.
  */
 import { readFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ const semver = createRequire(import.meta.url)('semver') as { satisfies(version: 
 
 const lock = JSON.parse(readFileSync(`${ROOT}package-lock.json`, 'utf8')) as { packages: Record<string, { engines?: { node?: string }; version?: string; optional?: boolean }> };
 const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { engines: { node: string }; devDependencies: Record<string, string> };
-const readme = readFileSync(`${ROOT}README.md`, 'utf8');
+const readme = readFileSync(`${ROOT}docs/development.md`, 'utf8');
 
 /** The installed packages (and the project, '') whose engines.node refuses `version`. */
 function refusing(version: string): string[] {
@@ -33,7 +33,7 @@ describe('npm ci and the engines of the packages', () => {
     expect(refusing(semver.minVersion(pkg.engines.node).version)).toEqual([]);
   });
 
-  it('under an older Node some packages warn, and the README says that is expected, and why', () => {
+  it('under an older Node some packages warn, and docs/development.md says that is expected, and why', () => {
     expect(readme).toMatch(/\| Node\.js ≥ 20 with npm \|/);
     expect(refusing('20.20.0')).toEqual(expect.arrayContaining(['', 'vitest']));
     const row = readme.split('\n').find((l) => l.startsWith('| Node.js ≥ 20 with npm |')) as string;
