@@ -227,6 +227,10 @@ export class RegisterRuntime {
    * logged like any other failure; nothing ran, so nothing rolls back.
    */
   async reject(call: RegisterCall, code: RegisterErrorCode, message: string): Promise<RegisterOutcome> {
+    // Already answered for (the deadline guard fired while the key was being
+    // taken): one operation, one answer, one audit.
+    const earlier = this.operations.get(call);
+    if (earlier?.answer !== undefined) return this.outcomeOf(earlier);
     return this.recordFailure(this.begin(call), code, message);
   }
 

@@ -688,6 +688,17 @@ describe('Class: RegisterRuntime', () => {
     });
   });
 
+  describe('Method: reject', () => {
+    it('after the deadline guard answered for the call (while its key was being taken): the same answer, audited once', async () => {
+      const { useCase } = build();
+      const call = newCall(registerBody('g-1', ENDPOINT));
+      const guarded = await useCase.abandon(call, 'service_unavailable', 'register runtime: did not finish before the function deadline');
+      const keyFailure = await useCase.reject(call, 'service_unavailable', 'idempotency: the key could not be taken');
+      expect(keyFailure).toEqual(guarded);
+      expectFailureAudited('service_unavailable');
+    });
+  });
+
   describe('Method: register — clean-up failures', () => {
     it('a rollback failure is logged at error and never replaces the original code', async () => {
       engine.answer = async () => {
