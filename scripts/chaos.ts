@@ -17,12 +17,13 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     registrations: { type: 'string', default: '120' },
     only: { type: 'string' },
-    lanes: { type: 'string', default: '6' },
+    lanes: { type: 'string', default: '12' },
+    quiet: { type: 'boolean', short: 'q' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
-  console.log('npm run chaos -- [--seed N] [--registrations N] [--only i,j,...] [--lanes N]');
+  console.log('npm run chaos -- [--seed N] [--registrations N] [--only i,j,...] [--lanes N] [--quiet]');
   process.exit(0);
 }
 const int = (name: string, raw: string | undefined): number => {
@@ -51,7 +52,7 @@ delete process.env.POWERTOOLS_METRICS_DISABLED;
 
 const { runChaos } = await import('../test/support/chaos/runner.ts');
 const { check } = await import('../test/support/chaos/checker.ts');
-const { report } = await import('../test/support/chaos/report.ts');
+const { describeAnswers, report } = await import('../test/support/chaos/report.ts');
 const { takeViolations } = await import('../test/support/contract.ts');
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -68,6 +69,8 @@ try {
     // A fresh module instance per execution environment: the query string makes a new module URL.
     importFresh: (path, tag) => import(`${pathToFileURL(path).href}?chaos=${tag}`),
     onProgress: log,
+    // Each plan as it was played, and what it was answered (stderr: the table alone goes to stdout).
+    ...(values.quiet ? {} : { onRegistration: (o) => log(describeAnswers(o)) }),
   });
   const broken = check(run);
   console.log(report(run, broken));

@@ -176,6 +176,13 @@ export function checkRegistration(reg: RegistrationObservation): BrokenPromise[]
     const mine = entriesOf(state.log, call);
     const myOps = new Set(mine.map((e) => String(e.op_id)));
 
+    // One call is one operation: one audit entry at most, whatever op_ids its layers used.
+    const myFailures = mine.filter((e) => e.outcome === 'failure').length;
+    const mySuccesses = mine.filter((e) => e.outcome === 'success').length;
+    if (myOps.size > 1 || myFailures > 1 || (myFailures > 0 && mySuccesses > 0)) {
+      add('one-audit-per-operation', `one call, ${mySuccesses} success and ${myFailures} failure entries under ${myOps.size} op_ids`, call);
+    }
+
     // no-500
     if (call.noAnswer) add('no-500', `no answer within ${call.deadlineMs + 15_000} ms`, call);
     else if (call.threw !== undefined) add('no-500', `the handler rejected: ${call.threw}`, call);

@@ -23,6 +23,12 @@ function countBy<T>(items: readonly T[], key: (t: T) => string): Map<string, num
   return m;
 }
 
+/** One line: the plan, and what its calls were answered. */
+export function describeAnswers(reg: RegistrationObservation): string {
+  const answers = reg.calls.map((c) => `${answerLabel(c)}${c.answeredAt !== undefined ? ` ${c.answeredAt - c.startedAt} ms` : ''}`).join(' | ');
+  return `${describePlan(reg.plan)} -> ${answers}`;
+}
+
 /** What one registration did and left, for a broken promise's evidence. */
 export function describeRegistration(reg: RegistrationObservation): string {
   const lines = [`  plan: ${describePlan(reg.plan)}`];
@@ -76,10 +82,14 @@ export function report(run: ChaosRun, broken: readonly BrokenPromise[]): string 
     '',
     `Relay: ${run.relayRounds.length} rounds (${rounds}), ${run.relayRounds.reduce((t, r) => t + r.records, 0)} records handed, ${run.relayRounds.reduce((t, r) => t + r.failed, 0)} reported failed, ${run.relayRounds.filter((r) => r.error).length} rounds in error; ${delivered} events delivered`,
   );
+  const relayError = run.relayRounds.find((r) => r.error)?.error;
+  if (relayError) out.push(`  first relay round in error: ${relayError.slice(0, 300)}`);
   const ticks = run.reconcilerTicks;
   out.push(
     `Reconciler: ${ticks.length} ticks (${ticks.filter((t) => t.faulted > 0).length} with store faults, ${ticks.filter((t) => t.error).length} in error), ${ticks.reduce((t, x) => t + x.examined, 0)} examined, ${ticks.reduce((t, x) => t + x.reclaimed, 0)} reclaimed`,
   );
+  const tickError = ticks.find((t) => t.error)?.error;
+  if (tickError) out.push(`  first reconciler tick in error: ${tickError.slice(0, 300)}`);
   if (run.strayMetrics.length > 0) out.push(`Metrics printed outside any call: ${run.strayMetrics.length}`);
 
   // Broken promises.

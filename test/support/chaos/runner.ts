@@ -49,6 +49,8 @@ export interface ChaosOptions {
   /** Registrations played side by side (default 6). */
   lanes?: number;
   onProgress?: (line: string) => void;
+  /** Told of each registration as soon as it has been played (its plan and answers). */
+  onRegistration?: (observation: RegistrationObservation) => void;
 }
 
 export const SEEDED_VERSION = '1.4.2';
@@ -320,7 +322,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
         const plan = plans[next++];
         if (!plan) return;
         lane.busySince = Date.now();
-        registrations.push(await play(lane, plan));
+        const observation = await play(lane, plan);
+        registrations.push(observation);
+        options.onRegistration?.(observation);
         lane.busySince = undefined;
         finished++;
         if (finished % 10 === 0 || finished === plans.length) progress(`  ${finished}/${plans.length} registrations played (${Math.round((Date.now() - started) / 1000)} s)`);
