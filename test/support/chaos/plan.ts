@@ -172,17 +172,14 @@ export function planRegistration(runSeed: number, index: number): RegistrationPl
   if (shape < 0.2) {
     // The brownout of the issue: the commit lands unseen, then the store fails for a while.
     faults.push({ step: 'commit', mode: 'commit-then-drop', after: 0, times: between(rnd, 1, 3), delayMs: 0 });
-    faults.push({
-      step: 'after-commit',
-      mode: weighted(rnd, [
-        [5, 'internal-error'],
-        [4, 'throttle'],
-        [1, 'hang'],
-      ] as const),
-      after: 0,
-      times: between(rnd, 2, 12),
-      delayMs: 0,
-    });
+    const mode = weighted(rnd, [
+      [5, 'internal-error'],
+      [4, 'throttle'],
+      [1, 'hang'],
+    ] as const);
+    // A hung request costs the SDK's request timeout (2 s): a few of them are a long brownout already.
+    const times = between(rnd, 2, 12);
+    faults.push({ step: 'after-commit', mode, after: 0, times: mode === 'hang' ? Math.min(times, 4) : times, delayMs: 0 });
   } else if (shape < 0.72) {
     const n = between(rnd, 1, 3);
     for (let i = 0; i < n; i++) faults.push(drawFault(rnd));
@@ -223,4 +220,19 @@ export function describePlan(plan: RegistrationPlan): string {
           .map((f) => `${f.mode}${f.delayMs > 0 && f.mode !== 'delay' ? `(+${f.delayMs} ms)` : f.mode === 'delay' ? ` ${f.delayMs} ms` : ''} @${f.step}${f.after > 0 ? ` after ${f.after}` : ''}${f.times > 1 ? ` x${f.times}` : ''}`)
           .join(', ');
   return `#${plan.index} seed ${plan.seed} ${plan.gameId}: ${call}; ${engine}; ${faults}`;
+}
+
+/**
+ * A rough guess of how long a plan keeps its lane busy (ms): used only to
+ * start the long ones first, so that the run does not end waiting on one
+ * long registration that started last.
+ */
+export function expectedCostMs(plan: RegistrationPlan): number {
+  const engine = plan.engine.kind === 'hang' ? 2500 : plan.engine.kind === 'slow' ? plan.engine.ms : 100;
+  const store = plan.faults.reduce((t, f) => {
+    const each = f.mode === 'hang' ? 2000 : f.mode === 'delay' ? f.delayMs : f.mode === 'commit-then-drop' || f.mode === 'drop' ? 600 : 400;
+    return t + each * f.times + f.delayMs;
+  }, 0);
+  const bounded = Math.min(plan.deadlineMs, engine + store + 200);
+  return (bounded + (plan.deadlineMs < DEPLOYED_DEADLINE_MS ? 1500 : 0)) * (plan.retry ? 1.5 : 1);
 }

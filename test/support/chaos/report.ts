@@ -57,13 +57,18 @@ export function report(run: ChaosRun, broken: readonly BrokenPromise[]): string 
   const out: string[] = [];
   const calls = run.registrations.flatMap((r) => r.calls);
   out.push(
-    `chaos seed ${run.seed}: ${run.registrations.length} registrations, ${calls.length} calls, ${run.lanes} lanes, ${(run.durationMs / 1000).toFixed(1)} s`,
+    `chaos seed ${run.seed}: ${run.registrations.length} registrations, ${calls.length} calls, ${run.lanes} lanes, ${(run.durationMs / 1000).toFixed(1)} s ` +
+      `(setup ${(run.phasesMs.setup / 1000).toFixed(1)} s, play ${(run.phasesMs.play / 1000).toFixed(1)} s, reconcile and drain ${(run.phasesMs.settle / 1000).toFixed(1)} s)`,
   );
   const planned = (p: (r: RegistrationObservation) => boolean) => run.registrations.filter(p).length;
   out.push(
     `  keyed ${planned((r) => r.plan.keyed)}, retried ${planned((r) => r.plan.retry)}, parallel environments ${planned((r) => r.plan.parallel)}, tight deadline ${planned((r) => r.plan.deadlineMs < 28_000)}, ` +
       `engine: ${[...countBy(run.registrations, (r) => r.plan.engine.kind)].map(([k, v]) => `${k} ${v}`).join(', ')}`,
   );
+
+  const tight = calls.filter((c) => c.deadlineMs < 28_000);
+  const nearDeadline = calls.filter((c) => c.answeredAt !== undefined && c.answeredAt - c.startedAt >= c.deadlineMs - 1250);
+  out.push(`  calls with a tight deadline ${tight.length}; answered within 1.25 s of their deadline (the deadline guard's window) ${nearDeadline.length}`);
 
   // Faults injected: kind x step.
   const cell = new Map<string, number>();
