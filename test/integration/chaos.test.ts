@@ -76,7 +76,7 @@ describe('chaos checker', () => {
   const failure = (code: string, message = 'x') => ({ error: { code, message } });
   const failureEntry = (code: string) => ({ game_id: 'g-x', op_id: OP, op_source: 'lobby_internal', source_ref: 'g-x.c1', outcome: 'failure', error_code: code });
   const judge = (calls: CallObservation[], state: GameState) =>
-    checkRegistration({ plan, lane: 0, calls, faults: [], state }).map((b) => b.promise);
+    checkRegistration({ plan, lane: 0, calls, faults: [], unplannedTimeouts: 0, state }).map((b) => b.promise);
 
   it('passes a 201 that is whole, a failure that left nothing, and an unknown outcome settled either way', () => {
     expect(judge([call(201, created)], whole())).toEqual([]);

@@ -71,6 +71,12 @@ export interface ProxyLogEntry extends ProxiedRequest {
   fault?: FaultMode;
   /** The status DynamoDB Local answered, when the request was forwarded and answered upstream. */
   upstreamStatus?: number;
+  /**
+   * The caller closed the connection before a request with no fault had its
+   * answer (its own timeout, e.g. when DynamoDB Local is slow): a lost answer
+   * nobody planned.
+   */
+  callerGaveUp?: boolean;
 }
 
 export interface DynamoProxy {
@@ -207,6 +213,9 @@ export async function startDynamoProxy(upstream: string): Promise<DynamoProxy> {
       requests.push(entry);
       const rule = ruleFor(seen);
       if (rule === undefined) {
+        res.on('close', () => {
+          if (!res.writableFinished) entry.callerGaveUp = true;
+        });
         forward(req, body, entry, (up) => {
           res.writeHead(up.statusCode ?? 500, up.headers);
           up.pipe(res);

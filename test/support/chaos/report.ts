@@ -33,7 +33,9 @@ export function describeAnswers(reg: RegistrationObservation): string {
 export function describeRegistration(reg: RegistrationObservation): string {
   const lines = [`  plan: ${describePlan(reg.plan)}`];
   const injected = reg.faults.filter((f) => f.injected > 0).map((f) => `${f.spec.mode}@${f.spec.step} x${f.injected}`);
-  lines.push(`  faults injected: ${injected.join(', ') || 'none'}`);
+  lines.push(
+    `  faults injected: ${injected.join(', ') || 'none'}${reg.unplannedTimeouts > 0 ? `; and ${reg.unplannedTimeouts} store request(s) timed out by themselves (DynamoDB Local slow)` : ''}`,
+  );
   for (const c of reg.calls) {
     const ms = c.answeredAt !== undefined ? `${c.answeredAt - c.startedAt} ms` : '-';
     const message = (c.body as { error?: { message?: unknown } } | undefined)?.error?.message;
@@ -75,6 +77,10 @@ export function report(run: ChaosRun, broken: readonly BrokenPromise[]): string 
   for (const r of run.registrations) for (const f of r.faults) cell.set(`${f.spec.mode}|${f.spec.step}`, (cell.get(`${f.spec.mode}|${f.spec.step}`) ?? 0) + f.injected);
   const rows = MODES.map((m) => [m, ...STEPS.map((s) => String(cell.get(`${m}|${s}`) ?? 0)), String(STEPS.reduce((t, s) => t + (cell.get(`${m}|${s}`) ?? 0), 0))]);
   out.push('', 'DynamoDB faults injected (requests), by kind and step:', table(['kind', ...STEPS, 'total'], rows));
+  const unplanned = run.registrations.reduce((t, r) => t + r.unplannedTimeouts, 0);
+  out.push(
+    `Store requests without a fault that the caller gave up waiting for (DynamoDB Local slower than the 2 s request timeout): ${unplanned}, in ${run.registrations.filter((r) => r.unplannedTimeouts > 0).length} registrations`,
+  );
 
   // Answers.
   const answers = [...countBy(calls, answerLabel)].sort((a, b) => a[0].localeCompare(b[0]));

@@ -97,6 +97,8 @@ export interface RegistrationObservation {
   lane: number;
   calls: CallObservation[];
   faults: InjectedFault[];
+  /** Requests of this registration with no fault whose answer the caller gave up waiting for (a slow DynamoDB Local: lost answers nobody planned). */
+  unplannedTimeouts: number;
   state: GameState;
 }
 
@@ -337,6 +339,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
     const play = async (lane: Lane, plan: RegistrationPlan): Promise<RegistrationObservation> => {
       const rnd = prng(plan.seed ^ 0x5bd1e995);
       const faults = installFaults(lane.proxy, plan, names);
+      const firstRequest = lane.proxy.requests.length;
       const body = requestBody(plan, engineEndpoint(engine, plan));
       const key = plan.keyed ? `key-${plan.gameId}` : undefined;
       const calls: CallObservation[] = [];
@@ -391,7 +394,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
       await waitQuiet(lane.proxy, guardLikely ? 1500 : 150, 30_000);
       const injected = plan.faults.map((spec, i) => ({ spec, injected: faults.handles[i]?.faulted ?? 0 }));
       faults.remove();
-      return { plan, lane: lane.index, calls, faults: injected, state: { mappings: [], log: [], outbox: [], events: [] } };
+      const unplannedTimeouts = lane.proxy.requests.slice(firstRequest).filter((r) => r.callerGaveUp).length;
+      return { plan, lane: lane.index, calls, faults: injected, unplannedTimeouts, state: { mappings: [], log: [], outbox: [], events: [] } };
     };
 
     // --- the relay rounds and reconciler ticks, while the lanes play ---
