@@ -73,8 +73,8 @@ export interface ProxyLogEntry extends ProxiedRequest {
   upstreamStatus?: number;
   /**
    * The caller closed the connection before a request with no fault had its
-   * answer (its own timeout, e.g. when DynamoDB Local is slow): a lost answer
-   * nobody planned.
+   * answer (its request timeout on a slow DynamoDB Local, or an abort): an
+   * answer lost that nobody planned.
    */
   callerGaveUp?: boolean;
 }

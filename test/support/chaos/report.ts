@@ -34,7 +34,7 @@ export function describeRegistration(reg: RegistrationObservation): string {
   const lines = [`  plan: ${describePlan(reg.plan)}`];
   const injected = reg.faults.filter((f) => f.injected > 0).map((f) => `${f.spec.mode}@${f.spec.step} x${f.injected}`);
   lines.push(
-    `  faults injected: ${injected.join(', ') || 'none'}${reg.unplannedTimeouts > 0 ? `; and ${reg.unplannedTimeouts} store request(s) timed out by themselves (DynamoDB Local slow)` : ''}`,
+    `  faults injected: ${injected.join(', ') || 'none'}${reg.unplannedTimeouts > 0 ? `; and ${reg.unplannedTimeouts} store request(s) without a fault that the caller gave up waiting for` : ''}`,
   );
   for (const c of reg.calls) {
     const ms = c.answeredAt !== undefined ? `${c.answeredAt - c.startedAt} ms` : '-';
@@ -79,7 +79,7 @@ export function report(run: ChaosRun, broken: readonly BrokenPromise[]): string 
   out.push('', 'DynamoDB faults injected (requests), by kind and step:', table(['kind', ...STEPS, 'total'], rows));
   const unplanned = run.registrations.reduce((t, r) => t + r.unplannedTimeouts, 0);
   out.push(
-    `Store requests without a fault that the caller gave up waiting for (DynamoDB Local slower than the 2 s request timeout): ${unplanned}, in ${run.registrations.filter((r) => r.unplannedTimeouts > 0).length} registrations`,
+    `Store requests without a fault that the caller gave up waiting for (its request timeout on a slow DynamoDB Local, or its own abort): ${unplanned}, in ${run.registrations.filter((r) => r.unplannedTimeouts > 0).length} registrations`,
   );
 
   // Answers.

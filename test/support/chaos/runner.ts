@@ -97,7 +97,7 @@ export interface RegistrationObservation {
   lane: number;
   calls: CallObservation[];
   faults: InjectedFault[];
-  /** Requests of this registration with no fault whose answer the caller gave up waiting for (a slow DynamoDB Local: lost answers nobody planned). */
+  /** Requests of this registration with no fault whose answer the caller gave up waiting for (its request timeout on a slow DynamoDB Local, or its own abort): lost answers nobody planned. */
   unplannedTimeouts: number;
   state: GameState;
 }
