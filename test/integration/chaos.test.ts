@@ -101,6 +101,9 @@ describe('chaos checker', () => {
     const twoMetrics = call(201, created);
     twoMetrics.metrics.push({ name: 'register_runtime_outcomes', dimensions: { outcome: 'failure', error_code: 'service_unavailable' } });
     expect(judge([twoMetrics], whole())).toEqual(['one-outcome-metric']);
+    const otherCode = call(503, failure('service_unavailable'));
+    otherCode.metrics = [{ name: 'register_runtime_outcomes', dimensions: { outcome: 'failure', error_code: 'engine_unreachable' } }];
+    expect(judge([otherCode], empty([failureEntry('engine_unreachable')]))).toEqual(['metric-matches-answer']);
     expect(judge([call(500, failure('internal_error'))], empty([failureEntry('internal_error')]))).toContain('no-500');
     expect(judge([call(503, failure('service_unavailable'))], empty([failureEntry('service_unavailable'), { ...failureEntry('service_unavailable'), op_id: 'op2' }]))).toContain(
       'one-audit-per-operation',

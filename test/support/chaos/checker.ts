@@ -15,8 +15,10 @@
  * - `whole-or-nothing`: after the reconciler every game is whole or has
  *   nothing left (what settles an "outcome unknown");
  * - `one-outcome-metric`: exactly one register_runtime_outcomes per operation
- *   (none for a replay, a 422 or a request_in_progress), success exactly for a
- *   201, the failure's code otherwise;
+ *   (none for a replay, a 422 or a request_in_progress);
+ * - `metric-matches-answer`: that metric says what the answer said: success
+ *   exactly for a 201, the answer's error code otherwise (the operation's
+ *   later work never contradicts what was answered);
  * - `no-event-unless-running`: no event delivered for a game that is not
  *   whole and `running`, nor for another operation than the one that stands;
  * - `one-audit-per-operation`: at most one failure entry per operation, never
@@ -33,6 +35,7 @@ export type Promise_ =
   | 'failure-leaves-nothing'
   | 'whole-or-nothing'
   | 'one-outcome-metric'
+  | 'metric-matches-answer'
   | 'no-event-unless-running'
   | 'one-audit-per-operation'
   | 'replay-matches';
@@ -43,6 +46,7 @@ export const PROMISES: readonly Promise_[] = [
   'failure-leaves-nothing',
   'whole-or-nothing',
   'one-outcome-metric',
+  'metric-matches-answer',
   'no-event-unless-running',
   'one-audit-per-operation',
   'replay-matches',
@@ -227,7 +231,7 @@ export function checkRegistration(reg: RegistrationObservation): BrokenPromise[]
       } else if (expected === 1) {
         const m = outcomes[0] as { dimensions: Record<string, string> };
         const ok = kind === 'success' ? m.dimensions.outcome === 'success' : m.dimensions.outcome === 'failure' && m.dimensions.error_code === code;
-        if (!ok) add('one-outcome-metric', `answered ${answerLabel(call)} but its outcome metric says ${list}`, call);
+        if (!ok) add('metric-matches-answer', `answered ${answerLabel(call)} but its outcome metric says ${list}`, call);
       }
     }
 
