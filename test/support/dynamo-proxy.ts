@@ -37,9 +37,13 @@ export interface ProxiedRequest extends HeldRequest {
  * - `drop`: the connection is destroyed, nothing forwarded, nothing answered;
  * - `commit-then-drop`: forwarded and answered upstream (the write lands), then
  *   the connection is destroyed before the caller sees the answer;
- * - `hang`: never forwarded, never answered (until the proxy closes).
+ * - `hang`: never forwarded, never answered (until the proxy closes);
+ * - `delay`: forwarded and answered as usual, only late (`delayMs`): a slow store.
+ *
+ * With `delayMs`, every mode waits that long before acting (a slow 500, a
+ * commit that lands late and whose answer is then lost, ...).
  */
-export type FaultMode = 'internal-error' | 'throttle' | 'provisioned-throughput' | 'drop' | 'commit-then-drop' | 'hang';
+export type FaultMode = 'internal-error' | 'throttle' | 'provisioned-throughput' | 'drop' | 'commit-then-drop' | 'hang' | 'delay';
 
 export interface FaultRule {
   match: (req: ProxiedRequest) => boolean;
@@ -48,6 +52,8 @@ export interface FaultRule {
   after?: number;
   /** How many matching requests to fault, after those (default: every one). */
   times?: number;
+  /** Wait this long before applying the mode (default 0; `delay` without it is no delay). */
+  delayMs?: number;
 }
 
 export interface Fault {
@@ -65,6 +71,12 @@ export interface ProxyLogEntry extends ProxiedRequest {
   fault?: FaultMode;
   /** The status DynamoDB Local answered, when the request was forwarded and answered upstream. */
   upstreamStatus?: number;
+  /**
+   * The caller closed the connection before a request with no fault had its
+   * answer (its request timeout on a slow DynamoDB Local, or an abort): an
+   * answer lost that nobody planned.
+   */
+  callerGaveUp?: boolean;
 }
 
 export interface DynamoProxy {
@@ -81,6 +93,10 @@ export interface DynamoProxy {
   clearFaults(): void;
   /** Every request not held, in arrival order, with its fault and upstream status. */
   requests: ProxyLogEntry[];
+  /** Requests received and not yet answered, dropped or hung up on (held and hanging ones count until closed). */
+  readonly inFlight: number;
+  /** When the last request arrived (epoch ms; 0 before the first). */
+  readonly lastArrivalAt: number;
   close(): Promise<void>;
 }
 
@@ -143,6 +159,8 @@ export async function startDynamoProxy(upstream: string): Promise<DynamoProxy> {
   const forwarded: string[] = [];
   const requests: ProxyLogEntry[] = [];
   let rules: ActiveRule[] = [];
+  let inFlight = 0;
+  let lastArrivalAt = 0;
 
   /** The rule that faults this request, counting it against every rule it matches up to that one. */
   const ruleFor = (req: ProxiedRequest): ActiveRule | undefined => {
@@ -171,6 +189,14 @@ export async function startDynamoProxy(upstream: string): Promise<DynamoProxy> {
   };
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    inFlight += 1;
+    lastArrivalAt = Date.now();
+    let counted = true;
+    const settle = () => {
+      if (counted) inFlight -= 1;
+      counted = false;
+    };
+    res.on('close', settle);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -187,6 +213,9 @@ export async function startDynamoProxy(upstream: string): Promise<DynamoProxy> {
       requests.push(entry);
       const rule = ruleFor(seen);
       if (rule === undefined) {
+        res.on('close', () => {
+          if (!res.writableFinished) entry.callerGaveUp = true;
+        });
         forward(req, body, entry, (up) => {
           res.writeHead(up.statusCode ?? 500, up.headers);
           up.pipe(res);
@@ -194,33 +223,51 @@ export async function startDynamoProxy(upstream: string): Promise<DynamoProxy> {
         return;
       }
       entry.fault = rule.mode;
-      switch (rule.mode) {
-        case 'internal-error':
-        case 'throttle':
-        case 'provisioned-throughput': {
-          const { status, type } = ERROR_TYPES[rule.mode];
-          const payload = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: 'injected' });
-          res.writeHead(status, {
-            'content-type': 'application/x-amz-json-1.0',
-            'content-length': Buffer.byteLength(payload),
-            'x-amzn-requestid': `injected-${requests.length}`,
-          });
-          res.end(payload);
-          return;
+      const apply = () => {
+        switch (rule.mode) {
+          case 'internal-error':
+          case 'throttle':
+          case 'provisioned-throughput': {
+            const { status, type } = ERROR_TYPES[rule.mode];
+            const payload = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: 'injected' });
+            res.writeHead(status, {
+              'content-type': 'application/x-amz-json-1.0',
+              'content-length': Buffer.byteLength(payload),
+              'x-amzn-requestid': `injected-${requests.length}`,
+            });
+            res.end(payload);
+            return;
+          }
+          case 'drop':
+            req.socket.destroy();
+            return;
+          case 'commit-then-drop':
+            // Let DynamoDB Local apply the request and answer in full, then
+            // drop the connection: the caller never learns that it landed.
+            forward(req, body, entry, (up) => {
+              up.resume();
+              up.on('end', () => req.socket.destroy());
+            });
+            return;
+          case 'delay':
+            forward(req, body, entry, (up) => {
+              res.writeHead(up.statusCode ?? 500, up.headers);
+              up.pipe(res);
+            });
+            return;
+          case 'hang':
+            return; // never answered
         }
-        case 'drop':
-          req.socket.destroy();
-          return;
-        case 'commit-then-drop':
-          // Let DynamoDB Local apply the request and answer in full, then
-          // drop the connection: the caller never learns that it landed.
-          forward(req, body, entry, (up) => {
-            up.resume();
-            up.on('end', () => req.socket.destroy());
-          });
-          return;
-        case 'hang':
-          return; // never answered
+      };
+      const delayMs = rule.delayMs ?? 0;
+      if (delayMs > 0) {
+        // A caller that gives up (request timeout) closes the connection: nothing is forwarded then.
+        const timer = setTimeout(() => {
+          if (!res.destroyed) apply();
+        }, delayMs);
+        res.on('close', () => clearTimeout(timer));
+      } else {
+        apply();
       }
     });
   });
@@ -234,6 +281,12 @@ export async function startDynamoProxy(upstream: string): Promise<DynamoProxy> {
     url: `http://127.0.0.1:${port}`,
     forwarded,
     requests,
+    get inFlight() {
+      return inFlight;
+    },
+    get lastArrivalAt() {
+      return lastArrivalAt;
+    },
     holdIf(predicate) {
       hold = predicate;
     },
