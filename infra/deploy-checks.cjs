@@ -25,6 +25,10 @@
 //    GetRecords on the ARN it is given (Serverless has granted ListStreams
 //    this ineffective way for years, so no mapping relies on it). Granting
 //    it on "*" would only list the account's streams to the relay.
+// 6. Points the alarms at the topic given as the stage's alarmTopicArn param:
+//    drops the stack's own AlarmTopic (and its policy) and puts the given ARN
+//    wherever the template refers to AlarmTopic. Without the param the stack's
+//    own topic stays (infra/alarms.yml).
 'use strict';
 
 const REGISTER = 'registerRuntime';
@@ -54,6 +58,8 @@ class GameMasterDeployChecks {
         this.dropUnusedSharedRole();
         this.dropListStreams();
       },
+      // After infra/*.yml are merged into the template.
+      'after:aws:package:finalize:mergeCustomProviderResources': () => this.useGivenAlarmTopic(),
       'before:deploy:deploy': checkDeploy,
       'before:deploy:function:initialize': checkDeploy,
       'before:offline:start:init': checkConfig,
@@ -153,6 +159,28 @@ class GameMasterDeployChecks {
         policy.PolicyDocument.Statement = statements.filter((s) => !Array.isArray(s.Action) || s.Action.length > 0);
       }
     }
+  }
+
+  useGivenAlarmTopic() {
+    const given = String(this.serverless.service.custom?.alarmTopicArn ?? '').trim();
+    if (!given) return;
+    if (!/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/.test(given)) {
+      this.fail(`alarmTopicArn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>), got "${given}"`);
+    }
+    const template = this.serverless.service.provider.compiledCloudFormationTemplate;
+    delete template.Resources.AlarmTopic;
+    delete template.Resources.AlarmTopicPolicy;
+    const replace = (node) => {
+      if (Array.isArray(node)) return node.map(replace);
+      if (node && typeof node === 'object') {
+        const keys = Object.keys(node);
+        if (keys.length === 1 && node.Ref === 'AlarmTopic') return given;
+        return Object.fromEntries(keys.map((key) => [key, replace(node[key])]));
+      }
+      return node;
+    };
+    template.Resources = replace(template.Resources);
+    template.Outputs = replace(template.Outputs ?? {});
   }
 
   attachVpc() {

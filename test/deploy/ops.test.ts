@@ -243,7 +243,7 @@ describe('the alarms on-call expects (stage ci)', () => {
   /** The alarm actions: the given topic, or the stack's own; never nobody, never a literal ARN. */
   function expectTopicActions(alarm: Json) {
     for (const key of ['AlarmActions', 'OKActions']) {
-      expect(alarm.Properties[key], key).toEqual([{ 'Fn::If': ['CreateAlarmTopic', { Ref: 'AlarmTopic' }, { Ref: 'AlarmTopicArn' }] }]);
+      expect(alarm.Properties[key], key).toEqual([{ Ref: 'AlarmTopic' }]);
     }
   }
 
@@ -346,11 +346,14 @@ describe('the alarms on-call expects (stage ci)', () => {
   });
 
   it('creates its own alarm topic when none is given, and outputs the topic every alarm notifies', () => {
+    // No alarmTopicArn param on this stage (the given-topic variant: test/unit/deploy-checks.test.ts).
     const template = service?.template;
-    expect(template.Parameters.AlarmTopicArn).toMatchObject({ Type: 'String', Default: '' });
-    expect(template.Conditions.CreateAlarmTopic).toEqual({ 'Fn::Equals': [{ Ref: 'AlarmTopicArn' }, ''] });
-    expect(resources.AlarmTopic).toMatchObject({ Type: 'AWS::SNS::Topic', Condition: 'CreateAlarmTopic', Properties: { TopicName: `${PREFIX}-alarms` } });
-    expect(template.Outputs.AlarmTopicArn.Value).toEqual({ 'Fn::If': ['CreateAlarmTopic', { Ref: 'AlarmTopic' }, { Ref: 'AlarmTopicArn' }] });
+    expect(template.Conditions ?? {}).toEqual({});
+    expect(resources.AlarmTopic).toMatchObject({ Type: 'AWS::SNS::Topic', Properties: { TopicName: `${PREFIX}-alarms`, KmsMasterKeyId: 'alias/aws/sns' } });
+    expect(resources.AlarmTopicPolicy.Properties.PolicyDocument.Statement).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+    expect(template.Outputs.AlarmTopicArn.Value).toEqual({ Ref: 'AlarmTopic' });
   });
 
   it('alarms when the relay falls behind (IteratorAge over 5 minutes, well before the 1 h dead-letter point) and when it fails', () => {

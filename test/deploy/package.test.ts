@@ -240,7 +240,7 @@ describe('serverless package (stage ci, no AWS credentials)', () => {
       Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['SnapshotDeadLetterQueue', 'QueueName'] } }],
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      AlarmActions: [{ 'Fn::If': ['CreateAlarmTopic', { Ref: 'AlarmTopic' }, { Ref: 'AlarmTopicArn' }] }],
+      AlarmActions: [{ Ref: 'AlarmTopic' }],
     });
     // Retained with the stack, TLS only.
     expect(resources.SnapshotDeadLetterQueue).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
