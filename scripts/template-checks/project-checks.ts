@@ -210,6 +210,26 @@ function checkStreamMappings(resources: Record<string, Json>, ofType: OfType, ad
       add('stream-mapping', id, 'EventSourceArn is not the stream of a table of this template');
       continue;
     }
+    // Bounds Lambda enforces for a stream mapping that the registry schema leaves open.
+    const bounded = (name: string, value: Json, ok: (v: number) => boolean, bounds: string) => {
+      if (value !== undefined && !(Number.isInteger(value) && ok(value))) add('stream-mapping', id, `${name} ${JSON.stringify(value)} is outside ${bounds}`);
+    };
+    bounded('MaximumRecordAgeInSeconds', p.MaximumRecordAgeInSeconds, (v) => v === -1 || (v >= 60 && v <= 604_800), '-1 or 60..604800');
+    bounded('MaximumRetryAttempts', p.MaximumRetryAttempts, (v) => v >= -1 && v <= 10_000, '-1..10000');
+    bounded('BatchSize', p.BatchSize, (v) => v >= 1 && v <= 10_000, '1..10000');
+    bounded('ParallelizationFactor', p.ParallelizationFactor, (v) => v >= 1 && v <= 10, '1..10');
+    // The relay alarm must fire while a late record can still be delivered.
+    const functionName = resources[p.FunctionName?.['Fn::GetAtt']?.[0]]?.Properties?.FunctionName;
+    const maxAgeMs = (p.MaximumRecordAgeInSeconds ?? -1) * 1000;
+    const ageAlarms = ofType('AWS::CloudWatch::Alarm').filter(
+      ([, a]) => a.Properties?.MetricName === 'IteratorAge' && (a.Properties?.Dimensions ?? []).some((d: Json) => d.Name === 'FunctionName' && d.Value === functionName),
+    );
+    if (ageAlarms.length === 0) add('stream-mapping', id, `no IteratorAge alarm on ${functionName}: a relay falling behind would be seen only when records are dead-lettered`);
+    for (const [alarmId, alarm] of ageAlarms) {
+      if (maxAgeMs > 0 && !(alarm.Properties.Threshold < maxAgeMs / 2)) {
+        add('stream-mapping', alarmId, `IteratorAge threshold ${alarm.Properties.Threshold} ms is not well before the ${maxAgeMs} ms dead-letter point`);
+      }
+    }
     const keyName = (table.Properties.KeySchema ?? []).find((k: Json) => k.KeyType === 'HASH')?.AttributeName ?? 'event_id';
     const filters = p.FilterCriteria?.Filters;
     if (!Array.isArray(filters) || filters.length === 0) {
