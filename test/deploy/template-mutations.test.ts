@@ -140,6 +140,9 @@ describe('check:template, mutation-tested', () => {
   it('accepts the template as packaged (every tool, every finding on the allow-list)', async () => {
     const report = await (checker as TemplateChecker).check(structuredClone(packaged), 'packaged');
     expect(report.findings.map(describeFinding)).toEqual([]);
+    // No stale entry: each one still allows something.
+    const used = new Set(report.allowed.map((a) => a.entry));
+    expect((checker as TemplateChecker).allowList.filter((e) => !used.has(e)).map((e) => `${e.tool} ${e.id}`)).toEqual([]);
   });
 
   it(`rejects each of ${MUTATIONS.length} one-mistake copies`, async () => {
