@@ -69,7 +69,7 @@ const MUTATIONS: Mutation[] = [
   ['a typo in an AWS metric name', (t) => (P(t, 'PublishSnapshotsErrorsAlarm').MetricName = 'Error')],
   ['an iterator-age alarm that fires only near the dead-letter point', (t) => (P(t, 'PublishSnapshotsIteratorAgeAlarm').Threshold = 3_300_000)],
   ['the relay iterator-age alarm dropped', (t) => delete t.Resources.PublishSnapshotsIteratorAgeAlarm],
-  ['an alarm on a function that is not in the stack', (t) => (P(t, 'PublishSnapshotsIteratorAgeAlarm').Dimensions[0].Value = `game-master-${STAGE}-publishSnapshot`)],
+  ['an alarm on a function that is not in the stack', (t) => (P(t, 'PublishSnapshotsErrorsAlarm').Dimensions[0].Value = `game-master-${STAGE}-publishSnapshot`)],
   // Custom metrics: what the code emits.
   ['a custom metric name the code never emits', (t) => (P(t, 'RegisterRuntimeDefectsAlarm').MetricName = 'register_runtime_outcome')],
   [
@@ -117,7 +117,7 @@ const MUTATIONS: Mutation[] = [
   // IAM.
   ['an IAM action that does not exist', (t) => statementsOf(t, 'ReadRuntimeIamRoleLambdaExecution')[1].Action.push('dynamodb:GetItems')],
   ['ListStreams granted on the stream ARN (grants nothing)', (t) => statementsOf(t, 'PublishSnapshotsIamRoleLambdaExecution')[1].Action.push('dynamodb:ListStreams')],
-  ['an action in the wrong case of service', (t) => (statementsOf(t, 'EngineVersionsIamRoleLambdaExecution')[1].Action[0] = 'dynamo:GetItem')],
+  ['an IAM service prefix that does not exist', (t) => (statementsOf(t, 'EngineVersionsIamRoleLambdaExecution')[1].Action[0] = 'dynamo:GetItem')],
   ['a wildcard resource', (t) => (statementsOf(t, 'PublishSnapshotsIamRoleLambdaExecution').find((s) => s.Action.includes('events:PutEvents')).Resource = ['*'])],
 ];
 
