@@ -18,6 +18,17 @@
 //    own (serverless-iam-roles-per-function leaves it behind, unused).
 // 4. Attaches registerRuntime to the engines' VPC when the stage's params
 //    engineSubnetIds and engineSecurityGroupIds are given (comma-separated).
+// 5. Drops `dynamodb:ListStreams` from the stream read statements that
+//    serverless-iam-roles-per-function writes on the stream ARN: the action
+//    has no resource type, so granted on an ARN it grants nothing; and Lambda
+//    reads a mapping's stream with DescribeStream, GetShardIterator and
+//    GetRecords on the ARN it is given (Serverless has granted ListStreams
+//    this ineffective way for years, so no mapping relies on it). Granting
+//    it on "*" would only list the account's streams to the relay.
+// 6. Points the alarms at the topic given as the stage's alarmTopicArn param:
+//    drops the stack's own AlarmTopic (and its policy) and puts the given ARN
+//    wherever the template refers to AlarmTopic. Without the param the stack's
+//    own topic stays (infra/alarms.yml).
 'use strict';
 
 const REGISTER = 'registerRuntime';
@@ -43,7 +54,12 @@ class GameMasterDeployChecks {
       'before:package:initialize': checkConfig,
       // Runs after serverless-iam-roles-per-function's own before:package:finalize
       // (plugins run in the order serverless.yml lists them).
-      'before:package:finalize': () => this.dropUnusedSharedRole(),
+      'before:package:finalize': () => {
+        this.dropUnusedSharedRole();
+        this.dropListStreams();
+      },
+      // After infra/*.yml are merged into the template.
+      'after:aws:package:finalize:mergeCustomProviderResources': () => this.useGivenAlarmTopic(),
       'before:deploy:deploy': checkDeploy,
       'before:deploy:function:initialize': checkDeploy,
       'before:offline:start:init': checkConfig,
@@ -128,6 +144,43 @@ class GameMasterDeployChecks {
     const others = Object.entries(resources).filter(([id]) => id !== shared);
     const referenced = JSON.stringify(others).includes(`"${shared}"`);
     if (!referenced) delete resources[shared];
+  }
+
+  dropListStreams() {
+    const resources = this.serverless.service.provider.compiledCloudFormationTemplate?.Resources ?? {};
+    for (const resource of Object.values(resources)) {
+      if (resource?.Type !== 'AWS::IAM::Role') continue;
+      for (const policy of resource.Properties?.Policies ?? []) {
+        const statements = policy.PolicyDocument?.Statement ?? [];
+        for (const statement of statements) {
+          if (!Array.isArray(statement.Action) || !statement.Action.includes('dynamodb:ListStreams')) continue;
+          statement.Action = statement.Action.filter((action) => action !== 'dynamodb:ListStreams');
+        }
+        policy.PolicyDocument.Statement = statements.filter((s) => !Array.isArray(s.Action) || s.Action.length > 0);
+      }
+    }
+  }
+
+  useGivenAlarmTopic() {
+    const given = String(this.serverless.service.custom?.alarmTopicArn ?? '').trim();
+    if (!given) return;
+    if (!/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/.test(given)) {
+      this.fail(`alarmTopicArn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>), got "${given}"`);
+    }
+    const template = this.serverless.service.provider.compiledCloudFormationTemplate;
+    delete template.Resources.AlarmTopic;
+    delete template.Resources.AlarmTopicPolicy;
+    const replace = (node) => {
+      if (Array.isArray(node)) return node.map(replace);
+      if (node && typeof node === 'object') {
+        const keys = Object.keys(node);
+        if (keys.length === 1 && node.Ref === 'AlarmTopic') return given;
+        return Object.fromEntries(keys.map((key) => [key, replace(node[key])]));
+      }
+      return node;
+    };
+    template.Resources = replace(template.Resources);
+    template.Outputs = replace(template.Outputs ?? {});
   }
 
   attachVpc() {

@@ -26,7 +26,7 @@
  * (exact least privilege) unless ALLOWED_UNUSED says why not.
  *
  * Not covered here: publishSnapshots' stream read actions (DescribeStream,
- * GetRecords, GetShardIterator, ListStreams on the outbox's stream ARN).
+ * GetRecords, GetShardIterator on the outbox's stream ARN).
  * serverless-iam-roles-per-function adds them from the stream event, and
  * the event source mapping (Lambda's poller, with the function's role)
  * makes those calls, never the function's code; test/deploy/package.test.ts

@@ -240,11 +240,10 @@ describe('the operations dashboard (stage ci)', () => {
 });
 
 describe('the alarms on-call expects (stage ci)', () => {
-  /** The alarm actions: the optional topic parameter, never a literal ARN. */
+  /** The alarm actions: the given topic, or the stack's own; never nobody, never a literal ARN. */
   function expectTopicActions(alarm: Json) {
     for (const key of ['AlarmActions', 'OKActions']) {
-      expect(alarm.Properties[key]?.['Fn::If']?.[0], key).toBe('HasAlarmTopic');
-      expect(alarm.Properties[key]['Fn::If'][2]).toEqual({ Ref: 'AWS::NoValue' });
+      expect(alarm.Properties[key], key).toEqual([{ Ref: 'AlarmTopic' }]);
     }
   }
 
@@ -346,7 +345,50 @@ describe('the alarms on-call expects (stage ci)', () => {
     expectTopicActions(alarm);
   });
 
-  it('gives every alarm a stage-prefixed name and the optional topic, and no alarm a literal ARN', () => {
+  it('creates its own alarm topic when none is given, and outputs the topic every alarm notifies', () => {
+    // No alarmTopicArn param on this stage (the given-topic variant: test/unit/deploy-checks.test.ts).
+    const template = service?.template;
+    expect(template.Conditions ?? {}).toEqual({});
+    expect(resources.AlarmTopic).toMatchObject({ Type: 'AWS::SNS::Topic', Properties: { TopicName: `${PREFIX}-alarms`, KmsMasterKeyId: 'alias/aws/sns' } });
+    expect(resources.AlarmTopicPolicy.Properties.PolicyDocument.Statement).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+    expect(template.Outputs.AlarmTopicArn.Value).toEqual({ Ref: 'AlarmTopic' });
+  });
+
+  it('alarms when the relay falls behind (IteratorAge over 5 minutes, well before the 1 h dead-letter point) and when it fails', () => {
+    const mapping = Object.values(resources).find((r: Json) => r.Type === 'AWS::Lambda::EventSourceMapping');
+    const publish = resources.PublishSnapshotsLambdaFunction.Properties.FunctionName;
+    const age = alarms.PublishSnapshotsIteratorAgeAlarm.Properties;
+    expect(age).toMatchObject({
+      AlarmName: `${PREFIX}-publishSnapshots-iterator-age`,
+      Namespace: 'AWS/Lambda',
+      MetricName: 'IteratorAge',
+      Dimensions: [{ Name: 'FunctionName', Value: publish }],
+      Statistic: 'Maximum',
+      Threshold: 300_000,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(age.Threshold + age.Period * age.EvaluationPeriods * 1000).toBeLessThan(mapping.Properties.MaximumRecordAgeInSeconds * 1000 / 2);
+    expect(alarms.PublishSnapshotsErrorsAlarm.Properties).toMatchObject({
+      AlarmName: `${PREFIX}-publishSnapshots-errors`,
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: publish }],
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+    // Both on the dashboard, with the alarm line.
+    const relay = body.widgets.find((w: Json) => /IteratorAge/.test(w.properties.title));
+    expect(relay.properties.metrics.map((m: Json) => m.slice(0, 4))).toEqual([
+      ['AWS/Lambda', 'IteratorAge', 'FunctionName', publish],
+      ['AWS/Lambda', 'Errors', 'FunctionName', publish],
+    ]);
+    expect(relay.properties.annotations.horizontal).toContainEqual(expect.objectContaining({ value: 300_000 }));
+  });
+
+  it('gives every alarm a stage-prefixed name and the stage topic, and no alarm a literal ARN', () => {
     for (const [id, alarm] of Object.entries(alarms)) {
       expect(alarm.Properties.AlarmName, id).toMatch(new RegExp(`^${PREFIX}-`));
       expectTopicActions(alarm);

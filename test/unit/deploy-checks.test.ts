@@ -84,4 +84,42 @@ describe('infra/deploy-checks.cjs', () => {
     });
     expect(() => run('initialize', { vpc: { subnetIds: 'subnet-a', securityGroupIds: '' } })).toThrow(/both engineSubnetIds and engineSecurityGroupIds/);
   });
+
+  describe('the alarm topic', () => {
+    /** The merged template as osls holds it: the stack's own topic, one alarm, the output. */
+    function withTopic(alarmTopicArn: string) {
+      const sls = service() as ReturnType<typeof service> & { service: { custom: Record<string, unknown>; provider: Record<string, unknown> } };
+      sls.service.custom.alarmTopicArn = alarmTopicArn;
+      sls.service.provider.compiledCloudFormationTemplate = {
+        Resources: {
+          AlarmTopic: { Type: 'AWS::SNS::Topic', Properties: {} },
+          AlarmTopicPolicy: { Type: 'AWS::SNS::TopicPolicy', Properties: { Topics: [{ Ref: 'AlarmTopic' }] } },
+          SomeAlarm: { Type: 'AWS::CloudWatch::Alarm', Properties: { AlarmActions: [{ Ref: 'AlarmTopic' }], OKActions: [{ Ref: 'AlarmTopic' }] } },
+        },
+        Outputs: { AlarmTopicArn: { Value: { Ref: 'AlarmTopic' } } },
+      };
+      const hook = 'after:aws:package:finalize:mergeCustomProviderResources';
+      return { template: sls.service.provider.compiledCloudFormationTemplate as Record<string, any>, run: () => new GameMasterDeployChecks(sls, {}, { log: {} }).hooks[hook]?.() };
+    }
+
+    it('keeps the stack own topic when none is given', () => {
+      const { template, run: finalize } = withTopic('');
+      finalize();
+      expect(Object.keys(template.Resources).sort()).toEqual(['AlarmTopic', 'AlarmTopicPolicy', 'SomeAlarm']);
+      expect(template.Resources.SomeAlarm.Properties.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
+    });
+
+    it('notifies the given topic instead, and drops the own one', () => {
+      const arn = 'arn:aws:sns:eu-west-1:000000000000:on-call';
+      const { template, run: finalize } = withTopic(arn);
+      finalize();
+      expect(Object.keys(template.Resources)).toEqual(['SomeAlarm']);
+      expect(template.Resources.SomeAlarm.Properties).toEqual({ AlarmActions: [arn], OKActions: [arn] });
+      expect(template.Outputs.AlarmTopicArn.Value).toBe(arn);
+    });
+
+    it('refuses a given topic that is not an SNS topic ARN', () => {
+      expect(withTopic('arn:aws:sqs:eu-west-1:000000000000:q').run).toThrow(/alarmTopicArn must be an SNS topic ARN/);
+    });
+  });
 });
