@@ -8,6 +8,7 @@ import type { OperationEntry } from './domain/operation.ts';
 import { failed, type Outcome } from './domain/outcome.ts';
 import type { EngineVersion } from './domain/engine-version.ts';
 import type { PlayerMapping, RuntimePlayer, RuntimeRecord } from './domain/runtime-record.ts';
+import type { StoredOutboxItem } from './domain/outbox-item.ts';
 import type { OutboxEvent, SnapshotEventType } from './domain/snapshot-event.ts';
 
 /** A store request failed for a reason other than a refused condition. */
@@ -206,10 +207,11 @@ export interface OutboxReader {
   /**
    * Reads the items of `eventIds` (consistent reads). `found`: the items
    * that exist; `unread`: keys whose read did not complete (retry later).
-   * A key in neither is gone (its registration was rolled back).
+   * A key in neither is gone (its registration was rolled back). An item
+   * is handed over as stored: its shape is the caller's to check.
    * StoreUnavailableError when the read failed as a whole.
    */
-  read(eventIds: readonly string[], signal?: AbortSignal): Promise<{ found: Map<string, OutboxEvent>; unread: Set<string> }>;
+  read(eventIds: readonly string[], signal?: AbortSignal): Promise<{ found: Map<string, StoredOutboxItem>; unread: Set<string> }>;
 }
 
 /** One entry refused by the event bus (the request itself succeeded). */
@@ -219,10 +221,9 @@ export interface RefusedEntry {
 }
 
 export interface EventSender {
-  /** The most entries one send takes (PutEvents: 10). */
-  readonly maxEntries: number;
   /**
-   * Sends the events in one request. Resolves with one result per event,
+   * Sends the events in one request (at most 10 entries and 256 KiB as
+   * EventBridge counts them: cut them with planPutEvents first). Resolves with one result per event,
    * in order: undefined when accepted, the refusal otherwise. Rejects
    * when the request failed (nothing may be taken as delivered).
    */
