@@ -61,7 +61,28 @@ export interface RuntimeReader {
   record(gameId: string): Promise<RuntimeRecord | undefined>;
   /** Every player mapping of the game (all pages), ordered by user_id. */
   players(gameId: string): Promise<RuntimePlayer[]>;
+  /**
+   * Records still `starting` whose created_at is at most `createdAtUpTo`,
+   * oldest first (ties by game_id), strictly after `after`; at most
+   * `limit` of them. Found through the sparse index of `starting` records
+   * (never a scan), each confirmed by a strongly consistent read of the
+   * record (the index lags). `after` of the answer continues the listing,
+   * undefined when nothing is left; a page may be shorter than `limit`.
+   */
+  startingRecords(query: { createdAtUpTo: string; after: StartingKey | undefined; limit: number }): Promise<{
+    items: StartingRecordView[];
+    after: StartingKey | undefined;
+  }>;
 }
+
+/** A position in the listing of `starting` records: its order is (created_at, game_id). */
+export interface StartingKey {
+  created_at: string;
+  game_id: string;
+}
+
+/** A `starting` record as the listing shows it, before its age is computed. */
+export type StartingRecordView = RuntimeRecord & { reclaim_started_at: string | null };
 
 export interface OperationLogReader {
   /**
@@ -166,6 +187,8 @@ export interface StartingRecordRef {
 export interface StartingRecordReclaimer {
   /** `starting` records created before `cutoff` (ISO-8601), through the sparse index. */
   findStartingBefore(cutoff: string): Promise<StartingRecordRef[]>;
+  /** The created_at of the oldest `starting` record (one index entry), undefined when there is none. */
+  oldestStartingCreatedAt(): Promise<string | undefined>;
   /**
    * Marks the record as being reclaimed, only if it is still that same
    * `starting` record (same op_id). False when it completed or is gone.
@@ -235,6 +258,8 @@ export interface Telemetry {
   eventPublished(eventType: SnapshotEventType): void;
   /** Milliseconds from the outbox item's created_at to its successful delivery. */
   eventDeliveryLag(eventType: SnapshotEventType, lagMs: number): void;
+  /** The reconciler's gauge: seconds since the oldest `starting` record was created (0 when none). */
+  oldestStartingAge(seconds: number): void;
 }
 
 /** The structured logger the use cases write to (Powertools Logger fits it). */
