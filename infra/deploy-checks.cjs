@@ -18,6 +18,9 @@
 //    own (serverless-iam-roles-per-function leaves it behind, unused).
 // 4. Attaches registerRuntime to the engines' VPC when the stage's params
 //    engineSubnetIds and engineSecurityGroupIds are given (comma-separated).
+// 5. Sets the oldest-starting-age alarm's threshold (infra/alarms.yml) to
+//    reconcileStarting's STARTING_TIMEOUT_S + 180 s once the resources are
+//    merged into the template: one number to change, never two.
 'use strict';
 
 const REGISTER = 'registerRuntime';
@@ -28,6 +31,9 @@ const MAX_REGISTER_TIMEOUT_S = 29;
 /** Kept back from the remaining time for the rollback (lib/config.ts ROLLBACK_RESERVE_MS). */
 const ROLLBACK_RESERVE_MS = 2000;
 const DEFAULT_LAMBDA_TIMEOUT_S = 6;
+/** The alarm on oldest_starting_age fires this long past STARTING_TIMEOUT_S (three reconciler ticks). */
+const OLDEST_STARTING_MARGIN_S = 180;
+const OLDEST_STARTING_ALARM = 'OldestStartingAgeAlarm';
 
 class GameMasterDeployChecks {
   constructor(serverless, _options, utils) {
@@ -44,6 +50,8 @@ class GameMasterDeployChecks {
       // Runs after serverless-iam-roles-per-function's own before:package:finalize
       // (plugins run in the order serverless.yml lists them).
       'before:package:finalize': () => this.dropUnusedSharedRole(),
+      // infra/*.yml resources are in the template only after this inner step.
+      'after:aws:package:finalize:mergeCustomProviderResources': () => this.setOldestStartingThreshold(),
       'before:deploy:deploy': checkDeploy,
       'before:deploy:function:initialize': checkDeploy,
       'before:offline:start:init': checkConfig,
@@ -128,6 +136,13 @@ class GameMasterDeployChecks {
     const others = Object.entries(resources).filter(([id]) => id !== shared);
     const referenced = JSON.stringify(others).includes(`"${shared}"`);
     if (!referenced) delete resources[shared];
+  }
+
+  setOldestStartingThreshold() {
+    const alarm = this.serverless.service.provider.compiledCloudFormationTemplate?.Resources?.[OLDEST_STARTING_ALARM];
+    if (!alarm) this.fail(`${OLDEST_STARTING_ALARM} is missing from the template (infra/alarms.yml)`);
+    const startingTimeoutS = this.positiveInt(this.env(RECONCILE).STARTING_TIMEOUT_S, `STARTING_TIMEOUT_S of ${RECONCILE}`, 120);
+    alarm.Properties.Threshold = startingTimeoutS + OLDEST_STARTING_MARGIN_S;
   }
 
   attachVpc() {

@@ -84,4 +84,20 @@ describe('infra/deploy-checks.cjs', () => {
     });
     expect(() => run('initialize', { vpc: { subnetIds: 'subnet-a', securityGroupIds: '' } })).toThrow(/both engineSubnetIds and engineSecurityGroupIds/);
   });
+
+  it('sets the oldest-starting-age alarm to STARTING_TIMEOUT_S + 180 s, and refuses a template without it', () => {
+    const hook = 'after:aws:package:finalize:mergeCustomProviderResources';
+    const withTemplate = (env: Record<string, string>, resources: Record<string, unknown>) => {
+      const sls = service({ env });
+      Object.assign(sls.service.provider, { compiledCloudFormationTemplate: { Resources: resources } });
+      new GameMasterDeployChecks(sls, {}, { log: {} }).hooks[hook]?.();
+      return resources;
+    };
+    const alarm = () => ({ Type: 'AWS::CloudWatch::Alarm', Properties: { Threshold: 300 } });
+    expect(withTemplate({}, { OldestStartingAgeAlarm: alarm() })).toMatchObject({ OldestStartingAgeAlarm: { Properties: { Threshold: 300 } } });
+    expect(withTemplate({ STARTING_TIMEOUT_S: '600' }, { OldestStartingAgeAlarm: alarm() })).toMatchObject({
+      OldestStartingAgeAlarm: { Properties: { Threshold: 780 } },
+    });
+    expect(() => withTemplate({}, {})).toThrow(/OldestStartingAgeAlarm is missing/);
+  });
 });

@@ -61,7 +61,7 @@ function bigItem(n: number, members = 500): OutboxEvent {
 }
 
 function relay(log: Log = { info() {}, warn() {}, error() {} }) {
-  const telemetry: Telemetry = { registerOutcome() {}, eventPublished() {}, eventDeliveryLag() {} };
+  const telemetry: Telemetry = { registerOutcome() {}, eventPublished() {}, eventDeliveryLag() {}, oldestStartingAge() {} };
   return new PublishSnapshots({
     outbox: new DynamoOutboxReader(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), OUTBOX, async () => undefined),
     sender: new EventBridgeEventSender(new EventBridgeClient({ region: 'us-east-1' }), BUS),
