@@ -68,6 +68,7 @@ describe('Class: ReconcileStarting (gauge oldest_starting_age)', () => {
     const { useCase, telemetry, log } = reconcile(fake);
     expect(await useCase.run()).toEqual({ examined: 0, reclaimed: 0 });
     expect(telemetry.oldestStartingAges).toEqual([]);
+    expect(calls.oldest).toBe(1);
     expect(log.at('error').map((l) => l.message)).toEqual(['oldest starting age not measured']);
     const withWork = reclaimer([ref('g-9', 500)], async () => undefined);
     const second = reconcile(withWork.fake);
