@@ -9,6 +9,7 @@ import { RUNTIME_RECORD_FIELDS, type RuntimePlayer, type RuntimeRecord } from '.
 import type { RuntimeReader, StartingKey, StartingRecordView } from '../ports.ts';
 import { storeError, type TableNames } from './dynamodb-conditions.ts';
 import { STARTING_INDEX, STARTING_MARKER } from './runtime-record-store.ts';
+
 /** Rounds of index keys per listing page (see startingRecords). */
 const LISTING_ROUNDS = 4;
 /** Rounds for keys BatchGetItem left unprocessed; then the page fails as unavailable. */
