@@ -29,6 +29,9 @@
 //    drops the stack's own AlarmTopic (and its policy) and puts the given ARN
 //    wherever the template refers to AlarmTopic. Without the param the stack's
 //    own topic stays (infra/alarms.yml).
+// 7. Sets the oldest-starting-age alarm's threshold (infra/alarms.yml) to
+//    reconcileStarting's STARTING_TIMEOUT_S + 180 s once the resources are
+//    merged into the template: one number to change, never two.
 'use strict';
 
 const REGISTER = 'registerRuntime';
@@ -39,6 +42,9 @@ const MAX_REGISTER_TIMEOUT_S = 29;
 /** Kept back from the remaining time for the rollback (lib/config.ts ROLLBACK_RESERVE_MS). */
 const ROLLBACK_RESERVE_MS = 2000;
 const DEFAULT_LAMBDA_TIMEOUT_S = 6;
+/** The alarm on oldest_starting_age fires this long past STARTING_TIMEOUT_S (three reconciler ticks). */
+const OLDEST_STARTING_MARGIN_S = 180;
+const OLDEST_STARTING_ALARM = 'OldestStartingAgeAlarm';
 
 class GameMasterDeployChecks {
   constructor(serverless, _options, utils) {
@@ -59,7 +65,10 @@ class GameMasterDeployChecks {
         this.dropListStreams();
       },
       // After infra/*.yml are merged into the template.
-      'after:aws:package:finalize:mergeCustomProviderResources': () => this.useGivenAlarmTopic(),
+      'after:aws:package:finalize:mergeCustomProviderResources': () => {
+        this.setOldestStartingThreshold();
+        this.useGivenAlarmTopic();
+      },
       'before:deploy:deploy': checkDeploy,
       'before:deploy:function:initialize': checkDeploy,
       'before:offline:start:init': checkConfig,
@@ -181,6 +190,13 @@ class GameMasterDeployChecks {
     };
     template.Resources = replace(template.Resources);
     template.Outputs = replace(template.Outputs ?? {});
+  }
+
+  setOldestStartingThreshold() {
+    const alarm = this.serverless.service.provider.compiledCloudFormationTemplate?.Resources?.[OLDEST_STARTING_ALARM];
+    if (!alarm) this.fail(`${OLDEST_STARTING_ALARM} is missing from the template (infra/alarms.yml)`);
+    const startingTimeoutS = this.positiveInt(this.env(RECONCILE).STARTING_TIMEOUT_S, `STARTING_TIMEOUT_S of ${RECONCILE}`, 120);
+    alarm.Properties.Threshold = startingTimeoutS + OLDEST_STARTING_MARGIN_S;
   }
 
   attachVpc() {

@@ -8,6 +8,7 @@ import type { OperationEntry } from './domain/operation.ts';
 import { failed, type Outcome } from './domain/outcome.ts';
 import type { EngineVersion } from './domain/engine-version.ts';
 import type { PlayerMapping, RuntimePlayer, RuntimeRecord } from './domain/runtime-record.ts';
+import type { StoredOutboxItem } from './domain/outbox-item.ts';
 import type { OutboxEvent, SnapshotEventType } from './domain/snapshot-event.ts';
 
 /** A store request failed for a reason other than a refused condition. */
@@ -54,7 +55,28 @@ export interface RuntimeReader {
   record(gameId: string): Promise<RuntimeRecord | undefined>;
   /** Every player mapping of the game (all pages), ordered by user_id. */
   players(gameId: string): Promise<RuntimePlayer[]>;
+  /**
+   * Records still `starting` whose created_at is at most `createdAtUpTo`,
+   * oldest first (ties by game_id), strictly after `after`; at most
+   * `limit` of them. Found through the sparse index of `starting` records
+   * (never a scan), each confirmed by a strongly consistent read of the
+   * record (the index lags). `after` of the answer continues the listing,
+   * undefined when nothing is left; a page may be shorter than `limit`.
+   */
+  startingRecords(query: { createdAtUpTo: string; after: StartingKey | undefined; limit: number }): Promise<{
+    items: StartingRecordView[];
+    after: StartingKey | undefined;
+  }>;
 }
+
+/** A position in the listing of `starting` records: its order is (created_at, game_id). */
+export interface StartingKey {
+  created_at: string;
+  game_id: string;
+}
+
+/** A `starting` record as the listing shows it, before its age is computed. */
+export type StartingRecordView = RuntimeRecord & { reclaim_started_at: string | null };
 
 export interface OperationLogReader {
   /**
@@ -150,6 +172,8 @@ export interface StartingRecordRef {
 export interface StartingRecordReclaimer {
   /** `starting` records created before `cutoff` (ISO-8601), through the sparse index. */
   findStartingBefore(cutoff: string): Promise<StartingRecordRef[]>;
+  /** The created_at of the oldest `starting` record (one index entry), undefined when there is none. */
+  oldestStartingCreatedAt(): Promise<string | undefined>;
   /**
    * Marks the record as being reclaimed, only if it is still that same
    * `starting` record (same op_id). False when it completed or is gone.
@@ -189,10 +213,11 @@ export interface OutboxReader {
   /**
    * Reads the items of `eventIds` (consistent reads). `found`: the items
    * that exist; `unread`: keys whose read did not complete (retry later).
-   * A key in neither is gone (its registration was rolled back).
+   * A key in neither is gone (its registration was rolled back). An item
+   * is handed over as stored: its shape is the caller's to check.
    * StoreUnavailableError when the read failed as a whole.
    */
-  read(eventIds: readonly string[], signal?: AbortSignal): Promise<{ found: Map<string, OutboxEvent>; unread: Set<string> }>;
+  read(eventIds: readonly string[], signal?: AbortSignal): Promise<{ found: Map<string, StoredOutboxItem>; unread: Set<string> }>;
 }
 
 /** One entry refused by the event bus (the request itself succeeded). */
@@ -202,10 +227,9 @@ export interface RefusedEntry {
 }
 
 export interface EventSender {
-  /** The most entries one send takes (PutEvents: 10). */
-  readonly maxEntries: number;
   /**
-   * Sends the events in one request. Resolves with one result per event,
+   * Sends the events in one request (at most 10 entries and 256 KiB as
+   * EventBridge counts them: cut them with planPutEvents first). Resolves with one result per event,
    * in order: undefined when accepted, the refusal otherwise. Rejects
    * when the request failed (nothing may be taken as delivered).
    */
@@ -217,6 +241,8 @@ export interface Telemetry {
   eventPublished(eventType: SnapshotEventType): void;
   /** Milliseconds from the outbox item's created_at to its successful delivery. */
   eventDeliveryLag(eventType: SnapshotEventType, lagMs: number): void;
+  /** The reconciler's gauge: seconds since the oldest `starting` record was created (0 when none). */
+  oldestStartingAge(seconds: number): void;
 }
 
 /** The structured logger the use cases write to (Powertools Logger fits it). */

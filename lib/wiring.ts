@@ -96,11 +96,12 @@ export function buildReconciler(config: Config, o: Pick<RegistrationOverrides, '
 }
 
 /** readRuntime: reads only (its role has no write action). */
-export function buildRuntimeReads(config: Config, o: Pick<RegistrationOverrides, 'dynamo'> = {}): ReadRuntime {
+export function buildRuntimeReads(config: Config, o: Pick<RegistrationOverrides, 'dynamo' | 'clock'> = {}): ReadRuntime {
   const doc = documentClient(o.dynamo ?? createDynamoClient());
   return new ReadRuntime({
     records: new DynamoRuntimeReader(doc, config.tables),
     operations: new DynamoOperationLogReader(doc, config.tables.operationLog),
+    ...(o.clock ? { clock: o.clock } : {}),
   });
 }
 

@@ -1,6 +1,7 @@
 /**
  * EventSender on EventBridge: one `PutEvents` request for up to 10 outbox
- * events, each sent as stored (`Detail` byte for byte).
+ * events and 256 KiB (cut by planPutEvents), each sent as stored (`Detail`
+ * byte for byte).
  *
  * PutEvents answers 200 even when entries were refused
  * (`FailedEntryCount` > 0, those entries carrying `ErrorCode`): the answer
@@ -9,19 +10,18 @@
  * thrown with our own words; the SDK error is kept as `cause`, for logs.
  */
 import { type EventBridgeClient, PutEventsCommand, type PutEventsCommandOutput } from '@aws-sdk/client-eventbridge';
+import { snapshotEntrySize } from '../domain/outbox-item.ts';
+import { PUT_EVENTS_MAX_BYTES, PUT_EVENTS_MAX_ENTRIES } from '../domain/put-events-batches.ts';
 import { type OutboxEvent, SNAPSHOT_EVENT } from '../domain/snapshot-event.ts';
 import type { EventSender, RefusedEntry } from '../ports.ts';
 
-/** PutEvents takes at most 10 entries per request. */
-export const PUT_EVENTS_MAX_ENTRIES = 10;
+export { PUT_EVENTS_MAX_BYTES, PUT_EVENTS_MAX_ENTRIES };
 
 export class EventSendError extends Error {
   override readonly name = 'EventSendError';
 }
 
 export class EventBridgeEventSender implements EventSender {
-  readonly maxEntries = PUT_EVENTS_MAX_ENTRIES;
-
   constructor(
     private readonly client: EventBridgeClient,
     private readonly eventBusName: string,
@@ -29,7 +29,11 @@ export class EventBridgeEventSender implements EventSender {
 
   async send(events: readonly Pick<OutboxEvent, 'detail_type' | 'detail'>[], signal?: AbortSignal): Promise<(RefusedEntry | undefined)[]> {
     if (events.length === 0) return [];
-    if (events.length > this.maxEntries) throw new RangeError(`PutEvents takes at most ${this.maxEntries} entries, got ${events.length}`);
+    // A request over either limit is refused whole by EventBridge: a caller
+    // that did not cut with planPutEvents is a defect, caught before sending.
+    if (events.length > PUT_EVENTS_MAX_ENTRIES) throw new RangeError(`PutEvents takes at most ${PUT_EVENTS_MAX_ENTRIES} entries, got ${events.length}`);
+    const bytes = events.reduce((sum, e) => sum + snapshotEntrySize(e), 0);
+    if (bytes > PUT_EVENTS_MAX_BYTES) throw new RangeError(`PutEvents takes at most ${PUT_EVENTS_MAX_BYTES} bytes, got ${bytes}`);
     let output: PutEventsCommandOutput;
     try {
       output = await this.client.send(

@@ -4,7 +4,7 @@
  * DynamoDB left unprocessed (throttling, size) asked again a few times.
  */
 import { BatchGetCommand, type BatchGetCommandOutput, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { OutboxEvent } from '../domain/snapshot-event.ts';
+import type { StoredOutboxItem } from '../domain/outbox-item.ts';
 import type { OutboxReader } from '../ports.ts';
 import { storeError } from './dynamodb-conditions.ts';
 
@@ -21,8 +21,8 @@ export class DynamoOutboxReader implements OutboxReader {
     private readonly pause: (round: number) => Promise<void> = (round) => new Promise((r) => setTimeout(r, 50 * 2 ** round)),
   ) {}
 
-  async read(eventIds: readonly string[], signal?: AbortSignal): Promise<{ found: Map<string, OutboxEvent>; unread: Set<string> }> {
-    const found = new Map<string, OutboxEvent>();
+  async read(eventIds: readonly string[], signal?: AbortSignal): Promise<{ found: Map<string, StoredOutboxItem>; unread: Set<string> }> {
+    const found = new Map<string, StoredOutboxItem>();
     let pending = [...new Set(eventIds)];
     if (pending.length > MAX_KEYS) throw new RangeError(`at most ${MAX_KEYS} outbox keys per read, got ${pending.length}`);
     for (let round = 0; round < ROUNDS && pending.length > 0; round++) {
@@ -41,7 +41,7 @@ export class DynamoOutboxReader implements OutboxReader {
       } catch (err) {
         throw storeError('read outbox items', err);
       }
-      for (const item of res.Responses?.[this.table] ?? []) found.set(String(item.event_id), item as OutboxEvent);
+      for (const item of res.Responses?.[this.table] ?? []) found.set(String(item.event_id), item);
       pending = (res.UnprocessedKeys?.[this.table]?.Keys ?? []).map((k) => String(k.event_id));
     }
     return { found, unread: new Set(pending) };

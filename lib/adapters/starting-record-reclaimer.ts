@@ -2,7 +2,7 @@
  * StartingRecordReclaimer on DynamoDB: what the reconciler reads and writes
  * to find and remove registrations abandoned in `starting`.
  */
-import { type DynamoDBDocumentClient, paginateQuery, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, paginateQuery, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { OperationEntry } from '../domain/operation.ts';
 import type { StartingRecordReclaimer, StartingRecordRef } from '../ports.ts';
 import { conditionRefused, storeError, type TableNames } from './dynamodb-conditions.ts';
@@ -37,6 +37,26 @@ export class DynamoStartingRecordReclaimer implements StartingRecordReclaimer {
       throw storeError('find starting records', err);
     }
     return refs;
+  }
+
+  async oldestStartingCreatedAt(): Promise<string | undefined> {
+    try {
+      // The index sorts by created_at: the first entry is the oldest.
+      const res = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tables.runtimeRecords,
+          IndexName: STARTING_INDEX,
+          KeyConditionExpression: 'starting_marker = :m',
+          ExpressionAttributeValues: { ':m': STARTING_MARKER },
+          ProjectionExpression: 'created_at',
+          Limit: 1,
+        }),
+      );
+      const first = res.Items?.[0];
+      return first === undefined ? undefined : String(first.created_at);
+    } catch (err) {
+      throw storeError('find oldest starting record', err);
+    }
   }
 
   async markReclaiming(ref: StartingRecordRef, now: string): Promise<boolean> {

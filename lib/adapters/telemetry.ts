@@ -14,6 +14,7 @@ import { logger } from '../powertools.ts';
 export const REGISTER_OUTCOME_METRIC = 'register_runtime_outcomes';
 export const EVENTS_PUBLISHED_METRIC = 'lobby_events_published';
 export const DELIVERY_LAG_METRIC = 'lobby_event_delivery_lag';
+export const OLDEST_STARTING_METRIC = 'oldest_starting_age';
 
 /**
  * Counting is never worth failing an operation for: a metric that cannot be
@@ -35,6 +36,11 @@ export class PowertoolsTelemetry implements Telemetry {
 
   eventDeliveryLag(eventType: 'runtime_snapshot_update', lagMs: number): void {
     this.emit(DELIVERY_LAG_METRIC, { event_type: eventType }, MetricUnit.Milliseconds, Math.max(0, lagMs));
+  }
+
+  /** Only the `service` default dimension: one series per stage, which the alarm watches. */
+  oldestStartingAge(seconds: number): void {
+    this.emit(OLDEST_STARTING_METRIC, {}, MetricUnit.Seconds, Math.max(0, Math.floor(seconds)));
   }
 
   private emit(name: string, dimensions: Record<string, string>, unit: (typeof MetricUnit)[keyof typeof MetricUnit] = MetricUnit.Count, value = 1): void {

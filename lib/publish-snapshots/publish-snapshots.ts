@@ -12,14 +12,19 @@
  *  2. readOutbox      - one consistent read of the batch's items: a record
  *                       whose item is gone belonged to a rolled-back
  *                       registration (skipped); an item that could not be
- *                       read fails its record
- *  3. sendEvents      - PutEvents, up to 10 entries a request; a refused
- *                       entry fails its record, a failed request every
- *                       record it carried, and nothing else
+ *                       read, or that is not shaped as the commit writes it
+ *                       (parseOutboxItem), fails its record and is never sent
+ *  3. sendEvents      - PutEvents in requests of at most 10 entries and
+ *                       256 KiB (planPutEvents); an entry too large for any
+ *                       request fails its record only; a refused entry fails
+ *                       its record, a failed request every record it carried,
+ *                       and nothing else
  *  4. reportDelivered - lobby_events_published and lobby_event_delivery_lag,
  *                       once per delivered entry
  * A record is reported delivered only when EventBridge accepted its entry.
  */
+import { parseOutboxItem, snapshotEntrySize } from '../domain/outbox-item.ts';
+import { PUT_EVENTS_MAX_BYTES, planPutEvents } from '../domain/put-events-batches.ts';
 import type { OutboxEvent, SnapshotEventType } from '../domain/snapshot-event.ts';
 import type { EventSender, Log, OutboxReader, Telemetry } from '../ports.ts';
 
@@ -102,9 +107,18 @@ export class PublishSnapshots {
     }
     const ready: (Pending & { event: OutboxEvent })[] = [];
     for (const p of inserts) {
-      const event = read.found.get(p.eventId);
-      if (event) ready.push({ ...p, event });
-      else if (read.unread.has(p.eventId)) results.set(p.record.sequenceNumber, { status: 'failed', reason: 'outbox item could not be read' });
+      const item = read.found.get(p.eventId);
+      if (item) {
+        const parsed = parseOutboxItem(item);
+        if (parsed.ok) ready.push({ ...p, event: parsed.event });
+        else {
+          // Never sent: what it would announce is not the contract's event.
+          // Retrying cannot fix it either; the record dead-letters after its
+          // hour, and the log line says which item to look at.
+          this.deps.log.error('outbox item is not shaped as the commit writes it; not sent', { event_id: p.eventId, problem: parsed.problem });
+          results.set(p.record.sequenceNumber, { status: 'failed', reason: `malformed outbox item (${parsed.problem})` });
+        }
+      } else if (read.unread.has(p.eventId)) results.set(p.record.sequenceNumber, { status: 'failed', reason: 'outbox item could not be read' });
       else {
         // Deleted by the rollback of its registration: must not be announced.
         this.deps.log.info('outbox item gone (registration rolled back); event not sent', { event_id: p.eventId });
@@ -114,11 +128,19 @@ export class PublishSnapshots {
     return ready;
   }
 
-  /** 3. PutEvents in requests of up to maxEntries; each entry's answer decides its record. */
+  /** 3. PutEvents in requests within EventBridge's limits; each entry's answer decides its record. */
   private async sendEvents(ready: (Pending & { event: OutboxEvent })[], results: Map<string, Delivery>, signal?: AbortSignal): Promise<void> {
-    const size = this.deps.sender.maxEntries;
-    for (let i = 0; i < ready.length; i += size) {
-      const chunk = ready.slice(i, i + size);
+    const plan = planPutEvents(ready, (p) => snapshotEntrySize(p.event));
+    for (const p of plan.oversized) {
+      // No request can carry it; the others must not be held back by it.
+      this.deps.log.error('event larger than a PutEvents request; not sent', {
+        event_id: p.eventId,
+        size: snapshotEntrySize(p.event),
+        limit: PUT_EVENTS_MAX_BYTES,
+      });
+      results.set(p.record.sequenceNumber, { status: 'failed', reason: 'entry over the PutEvents size limit' });
+    }
+    for (const chunk of plan.requests) {
       let answers: Awaited<ReturnType<EventSender['send']>>;
       try {
         answers = await this.deps.sender.send(

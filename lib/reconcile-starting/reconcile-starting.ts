@@ -19,6 +19,13 @@
  * A reclaim interrupted halfway leaves a marked `starting` record, which the
  * next run finds and finishes (the mark is idempotent).
  *
+ * Each run also reports the gauge `oldest_starting_age`: seconds since the
+ * oldest `starting` record was created, 0 when there is none, measured
+ * before this run's reclaims (the oldest candidate when there are any, else
+ * one index entry). A reconciler that clears what it should keeps it below
+ * STARTING_TIMEOUT_S plus a minute; the alarm watches it staying above
+ * STARTING_TIMEOUT_S + 180 s.
+ *
  * Time budget: the run starts no new reclaim once less than
  * RECONCILE_STOP_MS of the function's time is left; the rest of a large
  * backlog is left for the next run, a minute later. `examined` counts the
@@ -59,8 +66,10 @@ export class ReconcileStarting {
 
   /** One run; `remainingTimeMs` is the function's time left (none given: no budget, e.g. a local run). */
   async run(remainingTimeMs: () => number = () => Number.POSITIVE_INFINITY): Promise<ReconcileResult> {
-    const cutoff = new Date(this.clock().getTime() - this.deps.startingTimeoutS * 1000).toISOString();
+    const now = this.clock();
+    const cutoff = new Date(now.getTime() - this.deps.startingTimeoutS * 1000).toISOString();
     const candidates = await this.deps.reclaimer.findStartingBefore(cutoff);
+    await this.reportOldestStarting(candidates, now);
     let examined = 0;
     let reclaimed = 0;
     for (const ref of candidates) {
@@ -81,6 +90,19 @@ export class ReconcileStarting {
       }
     }
     return { examined, reclaimed };
+  }
+
+  /** The gauge; a failure to measure is logged and never stops the reclaims. */
+  private async reportOldestStarting(candidates: readonly StartingRecordRef[], now: Date): Promise<void> {
+    try {
+      let oldest: string | undefined;
+      for (const ref of candidates) if (oldest === undefined || ref.created_at < oldest) oldest = ref.created_at;
+      oldest ??= await this.deps.reclaimer.oldestStartingCreatedAt();
+      const created = oldest === undefined ? Number.NaN : Date.parse(oldest);
+      this.deps.telemetry.oldestStartingAge(Number.isFinite(created) ? Math.max(0, (now.getTime() - created) / 1000) : 0);
+    } catch (err) {
+      this.deps.log.error('oldest starting age not measured', { error: err });
+    }
   }
 
   private async reclaim(ref: StartingRecordRef): Promise<boolean> {

@@ -39,7 +39,7 @@ import { buildReconciler } from '../../lib/wiring.ts';
 import { type PackagedService, packageService } from '../support/bundled-lambda.ts';
 import { type DynamoProxy, type ProxiedRequest, type ProxyLogEntry, requestIs, startDynamoProxy } from '../support/dynamo-proxy.ts';
 import { apiEvent, lambdaContext, RecordingLog, registerBody } from '../support/harness.ts';
-import { OPERATIONS_ROUTE, RUNTIME_ROUTE, routeEvent, VERSION_ROUTE, VERSIONS_ROUTE } from '../support/http-events.ts';
+import { OPERATIONS_ROUTE, RUNTIME_ROUTE, routeEvent, STARTING_LIST_ROUTE, VERSION_ROUTE, VERSIONS_ROUTE } from '../support/http-events.ts';
 import { coldStart, type Handler, parse, SEEDED_IMAGE, SEEDED_VERSION, type Stack, startRelay, startStack } from '../support/stack.ts';
 import type { StreamRelay } from '../support/stream-relay.ts';
 
@@ -63,6 +63,25 @@ type FunctionName = keyof typeof FUNCTIONS;
  * stays: "<function> <resource> <action>" -> why. Empty: every grant is used.
  */
 const ALLOWED_UNUSED: Record<string, string> = {};
+
+/** A `starting` runtime record as the register route's insert writes it (without op_id and the index marker). */
+function stuckRecord(gameId: string) {
+  const at = new Date(Date.now() - 600_000).toISOString();
+  return {
+    game_id: gameId,
+    status: 'starting',
+    engine_endpoint: 'http://127.0.0.1:1',
+    current_image_ref: SEEDED_IMAGE,
+    current_engine_version: SEEDED_VERSION,
+    turn_schedule: '0 */6 * * *',
+    current_turn: 0,
+    next_generation_at: null,
+    skip_next_tick: false,
+    engine_health: '',
+    created_at: at,
+    updated_at: at,
+  };
+}
 
 // ------------------------------------------------------- request -> IAM
 
@@ -446,7 +465,7 @@ describe('IAM coverage: each function runs its DynamoDB paths through a recordin
   });
 
   describe('readRuntime', () => {
-    it('reads a record with its players, and its operations', async () => {
+    it('reads a record with its players, its operations, and the registrations stuck in starting', async () => {
       const register = await coldStart<Handler>(REGISTER);
       const gameId = newGame();
       expect((await register(apiEvent(registerBody(gameId, stack.engine.url)), lambdaContext())).statusCode).toBe(201);
@@ -456,6 +475,20 @@ describe('IAM coverage: each function runs its DynamoDB paths through a recordin
       const operations = await recording('readRuntime', async () =>
         parse(await read(routeEvent('GET', OPERATIONS_ROUTE, { params: { game_id: gameId } }), lambdaContext())),
       );
+
+      // A registration stuck in `starting` (the engine never answered): listed through the index, then read.
+      const stuck = newGame();
+      await stack.tables.doc.send(
+        new PutCommand({
+          TableName: stack.tables.names.runtimeRecords,
+          Item: { ...stuckRecord(stuck), op_id: `op-${stuck}`, starting_marker: 'starting' },
+        }),
+      );
+      const starting = await recording('readRuntime', async () =>
+        parse(await read(routeEvent('GET', STARTING_LIST_ROUTE, { query: { status: 'starting' } }), lambdaContext())),
+      );
+      expect(starting.status).toBe(200);
+      expect(starting.body.runtimes.map((r: Json) => r.game_id)).toContain(stuck);
 
       expect(runtime.status).toBe(200);
       expect(runtime.body.players).toHaveLength(2);

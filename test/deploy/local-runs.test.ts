@@ -70,6 +70,7 @@ const EXPECTED: Record<string, { status: number; code?: string }> = {
   'read-runtime-invalid.json': { status: 400, code: 'invalid_request' },
   'read-operations.json': { status: 200 },
   'read-operations-invalid-cursor.json': { status: 400, code: 'invalid_request' },
+  'read-runtimes-starting.json': { status: 200 },
   'engine-version-put.json': { status: 201 },
   'engine-version-put-same.json': { status: 200 },
   'engine-version-put-conflict.json': { status: 409, code: 'engine_version_exists' },
@@ -88,6 +89,8 @@ const EXPECTED_BODY: Record<string, unknown> = {
   }),
   // The newest entry: conflict.json, run before it here, adds one to the seeded two.
   'read-operations.json': { operations: [expect.objectContaining({ game_id: 'g-already-running', op_kind: 'register_runtime' })], next_cursor: expect.any(String) },
+  // Registrations stuck in `starting`: the local environment seeds none.
+  'read-runtimes-starting.json': { runtimes: expect.any(Array), next_cursor: null },
   'engine-version-put.json': { version: '1.5.0', image_ref: 'registry.local/galaxy/engine:1.5.0', created_at: expect.any(String) },
   'engine-version-put-same.json': { version: '1.4.2', image_ref: 'registry.local/galaxy/engine:1.4.2', created_at: '2026-11-24T09:00:00.000Z' },
   'engine-version-get.json': { version: '1.4.2', image_ref: 'registry.local/galaxy/engine:1.4.2', created_at: '2026-11-24T09:00:00.000Z' },
@@ -342,6 +345,10 @@ describe('npm start, npm run invoke, npm run dev', () => {
     const operations = await fetch('http://localhost:3000/internal/v1/runtimes/g-7f3a/operations?limit=1');
     expect(operations.status).toBe(200);
     expect(((await operations.json()) as { operations: unknown[] }).operations).toHaveLength(1);
+    // GET on the register route's path is readRuntime's listing (nothing is stuck here).
+    const stuck = await fetch('http://localhost:3000/internal/v1/runtimes?status=starting');
+    expect(stuck.status).toBe(200);
+    expect(await stuck.json()).toEqual({ runtimes: [], next_cursor: null });
     const put = await fetch('http://localhost:3000/internal/v1/engine-versions/2.0.0', {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },

@@ -33,6 +33,7 @@ const CUSTOM_METRICS: Record<string, string[]> = {
   register_runtime_outcomes: ['error_code', 'outcome', 'service'],
   lobby_events_published: ['event_type', 'service'],
   lobby_event_delivery_lag: ['event_type', 'service'],
+  oldest_starting_age: ['service'],
 };
 
 interface MetricRef {
@@ -209,6 +210,10 @@ describe('the operations dashboard (stage ci)', () => {
         stat: 'Sum',
       }),
     );
+    // The reconciler's gauge, next to the reclaims, at its own one-minute resolution.
+    const gauge = custom.filter((m) => m.name === 'oldest_starting_age');
+    expect(gauge).toEqual([expect.objectContaining({ dimensions: { service: 'game-master' }, stat: 'Maximum' })]);
+    expect(gauge[0]?.widget).toBe(custom.find((m) => m.dimensions.error_code === 'registration_abandoned')?.widget);
     // Relay lag p50 and p99.
     const lag = custom.filter((m) => m.name === 'lobby_event_delivery_lag');
     expect(lag.map((m) => m.stat).sort()).toEqual(['p50', 'p99']);
@@ -386,6 +391,26 @@ describe('the alarms on-call expects (stage ci)', () => {
       ['AWS/Lambda', 'Errors', 'FunctionName', publish],
     ]);
     expect(relay.properties.annotations.horizontal).toContainEqual(expect.objectContaining({ value: 300_000 }));
+  });
+
+  it('alarms when the oldest starting record stays older than STARTING_TIMEOUT_S + 180 s for 5 minutes', () => {
+    const alarm = alarms.OldestStartingAgeAlarm;
+    const startingTimeoutS = Number(
+      resources.ReconcileStartingLambdaFunction.Properties.Environment.Variables.STARTING_TIMEOUT_S,
+    );
+    expect(startingTimeoutS).toBeGreaterThan(0);
+    expect(alarm.Properties).toMatchObject({
+      AlarmName: `${PREFIX}-oldest-starting-age`,
+      Namespace: 'Galaxy/GameMaster',
+      MetricName: 'oldest_starting_age',
+      Dimensions: [{ Name: 'service', Value: 'game-master' }],
+      Statistic: 'Maximum',
+      Period: 60,
+      EvaluationPeriods: 5,
+      DatapointsToAlarm: 5,
+      Threshold: startingTimeoutS + 180,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
   });
 
   it('gives every alarm a stage-prefixed name and the stage topic, and no alarm a literal ARN', () => {

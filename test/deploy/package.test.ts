@@ -261,9 +261,10 @@ describe('serverless package (stage ci, no AWS credentials)', () => {
     });
   });
 
-  it('grants readRuntime reads only: the record Get and the Queries of mappings and operation log', () => {
+  it('grants readRuntime reads only: the record Get, the starting listing (index Query, BatchGetItem) and the Queries of mappings and operation log', () => {
     expect(dataGrants(roleOf(READ))).toEqual({
-      RuntimeRecordsTable: ['dynamodb:GetItem'],
+      RuntimeRecordsTable: sorted('dynamodb:GetItem', 'dynamodb:BatchGetItem'),
+      'RuntimeRecordsTable/index/starting_by_created_at': ['dynamodb:Query'],
       PlayerMappingsTable: ['dynamodb:Query'],
       OperationLogTable: ['dynamodb:Query'],
     });

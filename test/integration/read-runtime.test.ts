@@ -314,7 +314,7 @@ describe('every read', () => {
 describe('routes the function does not serve', () => {
   it.each([
     ['POST', '/internal/v1/runtimes/g-1'],
-    ['GET', '/internal/v1/runtimes'],
+    ['POST', '/internal/v1/runtimes'],
     ['GET', '/internal/v1/engine-versions'],
     ['GET', '/internal/v1/runtimes/g-1/operations/x'],
     ['DELETE', '/internal/v1/runtimes/g-1'],

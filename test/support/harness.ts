@@ -87,6 +87,10 @@ export class RecordingTelemetry implements Telemetry {
   eventDeliveryLag(eventType: 'runtime_snapshot_update', lagMs: number): void {
     this.lags.push({ event_type: eventType, ms: lagMs });
   }
+  readonly oldestStartingAges: number[] = [];
+  oldestStartingAge(seconds: number): void {
+    this.oldestStartingAges.push(seconds);
+  }
 }
 
 export interface LogLine {

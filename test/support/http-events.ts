@@ -53,12 +53,14 @@ export const RUNTIME_ROUTE = '/internal/v1/runtimes/{game_id}';
 export const OPERATIONS_ROUTE = '/internal/v1/runtimes/{game_id}/operations';
 export const VERSION_ROUTE = '/internal/v1/engine-versions/{version}';
 export const VERSIONS_ROUTE = '/internal/v1/engine-versions';
+export const STARTING_LIST_ROUTE = '/internal/v1/runtimes';
 
 /** Every route of the spec, as API Gateway route keys: what the template deploys and the document describes. */
 export const SPEC_ROUTE_KEYS = [
   'POST /internal/v1/runtimes',
   `GET ${RUNTIME_ROUTE}`,
   `GET ${OPERATIONS_ROUTE}`,
+  `GET ${STARTING_LIST_ROUTE}`,
   `PUT ${VERSION_ROUTE}`,
   `GET ${VERSION_ROUTE}`,
   `GET ${VERSIONS_ROUTE}`,

@@ -95,6 +95,7 @@ describe('infra/deploy-checks.cjs', () => {
           AlarmTopic: { Type: 'AWS::SNS::Topic', Properties: {} },
           AlarmTopicPolicy: { Type: 'AWS::SNS::TopicPolicy', Properties: { Topics: [{ Ref: 'AlarmTopic' }] } },
           SomeAlarm: { Type: 'AWS::CloudWatch::Alarm', Properties: { AlarmActions: [{ Ref: 'AlarmTopic' }], OKActions: [{ Ref: 'AlarmTopic' }] } },
+          OldestStartingAgeAlarm: { Type: 'AWS::CloudWatch::Alarm', Properties: { Threshold: 300, AlarmActions: [{ Ref: 'AlarmTopic' }] } },
         },
         Outputs: { AlarmTopicArn: { Value: { Ref: 'AlarmTopic' } } },
       };
@@ -105,7 +106,7 @@ describe('infra/deploy-checks.cjs', () => {
     it('keeps the stack own topic when none is given', () => {
       const { template, run: finalize } = withTopic('');
       finalize();
-      expect(Object.keys(template.Resources).sort()).toEqual(['AlarmTopic', 'AlarmTopicPolicy', 'SomeAlarm']);
+      expect(Object.keys(template.Resources).sort()).toEqual(['AlarmTopic', 'AlarmTopicPolicy', 'OldestStartingAgeAlarm', 'SomeAlarm']);
       expect(template.Resources.SomeAlarm.Properties.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
     });
 
@@ -113,7 +114,7 @@ describe('infra/deploy-checks.cjs', () => {
       const arn = 'arn:aws:sns:eu-west-1:000000000000:on-call';
       const { template, run: finalize } = withTopic(arn);
       finalize();
-      expect(Object.keys(template.Resources)).toEqual(['SomeAlarm']);
+      expect(Object.keys(template.Resources)).toEqual(['SomeAlarm', 'OldestStartingAgeAlarm']);
       expect(template.Resources.SomeAlarm.Properties).toEqual({ AlarmActions: [arn], OKActions: [arn] });
       expect(template.Outputs.AlarmTopicArn.Value).toBe(arn);
     });
@@ -121,5 +122,21 @@ describe('infra/deploy-checks.cjs', () => {
     it('refuses a given topic that is not an SNS topic ARN', () => {
       expect(withTopic('arn:aws:sqs:eu-west-1:000000000000:q').run).toThrow(/alarmTopicArn must be an SNS topic ARN/);
     });
+  });
+
+  it('sets the oldest-starting-age alarm to STARTING_TIMEOUT_S + 180 s, and refuses a template without it', () => {
+    const hook = 'after:aws:package:finalize:mergeCustomProviderResources';
+    const withTemplate = (env: Record<string, string>, resources: Record<string, unknown>) => {
+      const sls = service({ env });
+      Object.assign(sls.service.provider, { compiledCloudFormationTemplate: { Resources: resources } });
+      new GameMasterDeployChecks(sls, {}, { log: {} }).hooks[hook]?.();
+      return resources;
+    };
+    const alarm = () => ({ Type: 'AWS::CloudWatch::Alarm', Properties: { Threshold: 300 } });
+    expect(withTemplate({}, { OldestStartingAgeAlarm: alarm() })).toMatchObject({ OldestStartingAgeAlarm: { Properties: { Threshold: 300 } } });
+    expect(withTemplate({ STARTING_TIMEOUT_S: '600' }, { OldestStartingAgeAlarm: alarm() })).toMatchObject({
+      OldestStartingAgeAlarm: { Properties: { Threshold: 780 } },
+    });
+    expect(() => withTemplate({}, {})).toThrow(/OldestStartingAgeAlarm is missing/);
   });
 });

@@ -297,6 +297,38 @@ describe('Function: publishSnapshots handler (partial batch response)', () => {
     expect(sentDetails()).toEqual([[stored(0).detail]]);
   });
 
+  it('an outbox item not shaped as the commit writes it is a batch item failure for its record only; it is never sent', async () => {
+    doc.on(BatchGetCommand).resolves({ Responses: { [OUTBOX]: [stored(0), { ...stored(1), detail: '["not an object"]' }, { ...stored(2), created_at: undefined }] } });
+    eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'a' }] });
+    const res = await invoke([record(0), record(1), record(2)]);
+    expect(res).toEqual(failures(1, 2));
+    expect(sentDetails()).toEqual([[stored(0).detail]]);
+  });
+
+  it('ten snapshots too large for one request go out in several, each within 256 KiB; one entry over 256 KiB fails its record only', async () => {
+    const big = (n: number, members: number): OutboxEvent => {
+      const update = { ...specUpdate(), game_id: `g-${n}`, player_turn_stats: Array.from({ length: members }, (_, i) => ({ user_id: `u-${String(i).padStart(60, '0')}`, planets: 3, population: 120.5 })) };
+      return { ...stored(n), detail: snapshotDetailJson(`op-${n}`, update) };
+    };
+    const items = [...Array.from({ length: 10 }, (_, n) => big(n, 500)), big(10, 3000)];
+    doc.on(BatchGetCommand).resolves({ Responses: { [OUTBOX]: items } });
+    eventBridge.on(PutEventsCommand).callsFake((input: { Entries?: PutEventsRequestEntry[] }) => ({
+      FailedEntryCount: 0,
+      Entries: (input.Entries ?? []).map((_, i) => ({ EventId: `id-${i}` })),
+    }));
+
+    const res = await invoke(items.map((_, n) => record(n)));
+
+    expect(res).toEqual(failures(10));
+    const requests = eventBridge.commandCalls(PutEventsCommand).map((c) => c.args[0].input.Entries ?? []);
+    expect(requests.length).toBeGreaterThan(1);
+    for (const entries of requests) {
+      const bytes = entries.reduce((n, e) => n + 14 + Buffer.byteLength(e.Source ?? '') + Buffer.byteLength(e.DetailType ?? '') + Buffer.byteLength(e.Detail ?? ''), 0);
+      expect(bytes).toBeLessThanOrEqual(256 * 1024);
+    }
+    expect(requests.flat().map((e) => e.Detail)).toEqual(items.slice(0, 10).map((i) => i.detail));
+  });
+
   it('an insert without an event_id key is failed, never taken as delivered', async () => {
     const bad = record(0);
     delete bad.dynamodb?.Keys;
