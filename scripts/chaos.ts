@@ -1,7 +1,7 @@
 /**
  * The chaos test (issue 16, item 5): real handlers on DynamoDB Local behind
  * fault-injecting proxies, a seeded random plan per registration, then every
- * game checked against what its answers promised. See docs/chaos.md.
+ * game checked against what its answers promised. See docs/development.md, "Chaos test".
  *
  *   npm run chaos                                  # 120 registrations, a random seed
  *   npm run chaos -- --seed 7 --registrations 2000 # the long form

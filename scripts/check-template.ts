@@ -7,7 +7,7 @@
  * use) and checks .serverless/cloudformation-template-update-stack.json.
  * Exits 1 on any finding that infra/template-checks/allow-list.yml does not
  * allow; prints the Control Tower report as advice. What each check does and
- * how to allow a finding: docs/operations-template-checks.md.
+ * how to allow a finding: docs/operations.md, "Checking the template before a deploy".
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';

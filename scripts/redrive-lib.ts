@@ -397,6 +397,6 @@ export function formatReport(report: RedriveReport, dryRun: boolean): string[] {
       `events: ${dryRun ? `${count('would send')} would be sent` : `${count('sent')} sent`}, ${count('expired')} expired, ${count('refused')} refused, ` +
       `${count('request failed')} in failed requests, ${count('malformed')} malformed, ${count('too large')} too large`,
   );
-  if (left > 0) lines.push('[redrive] something was left: see docs/operations-runbooks.md, "Lobby missed events"');
+  if (left > 0) lines.push('[redrive] something was left: see docs/operations.md, "Lobby missed events"');
   return lines;
 }

@@ -3,7 +3,7 @@
  * dead-lettered snapshot events of a deployed stage from its outbox, with
  * the operator's credentials (the default AWS credential chain; the region
  * from AWS_REGION or the profile). What it does and prints: scripts/redrive-lib.ts;
- * the IAM it needs: docs/operations-runbooks.md. An operator tool: no
+ * the IAM it needs: docs/operations.md. An operator tool: no
  * Lambda bundle imports it.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';

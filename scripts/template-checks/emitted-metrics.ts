@@ -9,6 +9,7 @@
  */
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { PowertoolsTelemetry } from '../../lib/adapters/telemetry.ts';
+import type { Telemetry } from '../../lib/ports.ts';
 import type { Log } from '../../lib/ports.ts';
 import { ERROR_CODES } from '../../lib/domain/errors.ts';
 import { ABANDONED_CODE } from '../../lib/reconcile-starting/reconcile-starting.ts';
@@ -44,10 +45,18 @@ export function emittedMetrics(namespace: string, serviceName: string): EmittedM
   }) as typeof process.stdout.write;
   try {
     const telemetry = new PowertoolsTelemetry(new Metrics({ namespace, serviceName }), silent);
-    telemetry.registerOutcome('success', 'none');
-    for (const code of [...ERROR_CODES, ABANDONED_CODE]) telemetry.registerOutcome('failure', code);
-    telemetry.eventPublished('runtime_snapshot_update');
-    telemetry.eventDeliveryLag('runtime_snapshot_update', 1);
+    // One driver per method of the Telemetry port: a metric added to the
+    // port does not compile until it is driven here too.
+    const drive: Record<keyof Telemetry, () => void> = {
+      registerOutcome: () => {
+        telemetry.registerOutcome('success', 'none');
+        for (const code of [...ERROR_CODES, ABANDONED_CODE]) telemetry.registerOutcome('failure', code);
+      },
+      eventPublished: () => telemetry.eventPublished('runtime_snapshot_update'),
+      eventDeliveryLag: () => telemetry.eventDeliveryLag('runtime_snapshot_update', 1),
+      oldestStartingAge: () => telemetry.oldestStartingAge(0),
+    };
+    for (const run of Object.values(drive)) run();
   } finally {
     process.stdout.write = write;
     if (dev === undefined) delete process.env.POWERTOOLS_DEV;

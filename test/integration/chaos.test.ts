@@ -1,6 +1,6 @@
 /**
  * The chaos test's short, fixed-seed form (issue 16, item 5; the long form
- * is `npm run chaos -- --registrations 2000`, see docs/chaos.md): 150
+ * is `npm run chaos -- --registrations 2000`, see docs/development.md, "Chaos test"): 150
  * registrations under combined faults (DynamoDB errors, throttles, answers
  * lost after the write landed, brownouts after a commit; engine failures,
  * slowness and wrong rosters; tight deadlines; keyed, retried and parallel
