@@ -2,13 +2,14 @@
  * The custom metrics check:template compares alarms and widgets against
  * (scripts/template-checks/emitted-metrics.ts): read from the EMF documents
  * the functions' telemetry adapter really prints, they are the spec's
- * telemetry table, each metric with its own dimension set.
+ * telemetry table and the reconciler's gauge, each metric with its own
+ * dimension set.
  */
 import { describe, expect, it } from 'vitest';
 import { emittedMetrics } from '../../scripts/template-checks/emitted-metrics.ts';
 
 describe('Module: emitted-metrics', () => {
-  it('finds the spec telemetry metrics, each under its own dimension set, in the namespace given', () => {
+  it('finds the telemetry metrics and the gauge, each under its own dimension set, in the namespace given', () => {
     const metrics = emittedMetrics('Galaxy/GameMaster', 'game-master');
     const sets = new Map<string, Set<string>>();
     for (const m of metrics) {
@@ -21,6 +22,7 @@ describe('Module: emitted-metrics', () => {
       register_runtime_outcomes: ['error_code,outcome,service'],
       lobby_events_published: ['event_type,service'],
       lobby_event_delivery_lag: ['event_type,service'],
+      oldest_starting_age: ['service'],
     });
   });
 
