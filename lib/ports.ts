@@ -213,7 +213,7 @@ export interface OutboxReader {
   /**
    * Reads the items of `eventIds` (consistent reads). `found`: the items
    * that exist; `unread`: keys whose read did not complete (retry later).
-   * A key in neither is gone (its registration was rolled back). An item
+   * A key in neither is gone (expired, or deleted by hand). An item
    * is handed over as stored: its shape is the caller's to check.
    * StoreUnavailableError when the read failed as a whole.
    */

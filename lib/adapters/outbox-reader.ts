@@ -32,7 +32,7 @@ export class DynamoOutboxReader implements OutboxReader {
         res = await this.doc.send(
           new BatchGetCommand({
             RequestItems: {
-              // Consistent: an item a rollback deleted must be seen as gone.
+              // Consistent: an item deleted (by hand) must be seen as gone.
               [this.table]: { Keys: pending.map((event_id) => ({ event_id })), ConsistentRead: true },
             },
           }),

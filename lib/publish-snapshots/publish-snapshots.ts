@@ -10,8 +10,8 @@
  * Steps:
  *  1. selectInserts   - only inserts carry an event; others are skipped
  *  2. readOutbox      - one consistent read of the batch's items: a record
- *                       whose item is gone belonged to a rolled-back
- *                       registration (skipped); an item that could not be
+ *                       whose item is gone (expired, or deleted by hand) is
+ *                       skipped; an item that could not be
  *                       read, or that is not shaped as the commit writes it
  *                       (parseOutboxItem), fails its record and is never sent
  *  3. sendEvents      - PutEvents in requests of at most 10 entries and
@@ -120,8 +120,9 @@ export class PublishSnapshots {
         }
       } else if (read.unread.has(p.eventId)) results.set(p.record.sequenceNumber, { status: 'failed', reason: 'outbox item could not be read' });
       else {
-        // Deleted by the rollback of its registration: must not be announced.
-        this.deps.log.info('outbox item gone (registration rolled back); event not sent', { event_id: p.eventId });
+        // Expired by its TTL, or deleted by hand (no rollback deletes one: a
+        // rolled-back registration never had an item): not announced.
+        this.deps.log.info('outbox item gone; event not sent', { event_id: p.eventId });
         results.set(p.record.sequenceNumber, { status: 'skipped', reason: 'outbox item gone' });
       }
     }

@@ -274,7 +274,7 @@ describe('Function: publishSnapshots handler (partial batch response)', () => {
     expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(0);
   });
 
-  it('a record whose outbox item is gone (its registration rolled back) is skipped, not failed, not sent', async () => {
+  it('a record whose outbox item is gone (expired, or deleted by hand) is skipped, not failed, not sent', async () => {
     outboxHolds([0]);
     eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'a' }] });
     const res = await invoke([record(0), record(1)]);
