@@ -4,7 +4,7 @@
  * transaction when they fit; and the fence that settles an attempted
  * commit before anything of it is undone.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { PlayerMapping } from '../domain/runtime-record.ts';
 import type { CommitRegistration, RegistrationCommitter } from '../ports.ts';
@@ -18,6 +18,25 @@ import { deleteMappingsOf } from './player-mapping-rows.ts';
  * was merely slow is refused here and rolls itself back.
  */
 const STILL_STARTING = '#status = :starting AND op_id = :op AND attribute_not_exists(reclaim_started_at)';
+
+/** Back-off between fences refused by the commit still executing (doubled, capped); the caller's signal bounds the whole. */
+const FENCE_BACKOFF_MS = 20;
+const FENCE_BACKOFF_MAX_MS = 200;
+
+/** Waits `ms`, or less when the signal aborts (the next attempt then fails on the aborted signal). */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
 
 export class DynamoRegistrationCommitter implements RegistrationCommitter {
   constructor(
@@ -50,30 +69,42 @@ export class DynamoRegistrationCommitter implements RegistrationCommitter {
   }
 
   async fence(gameId: string, opId: string, now: string, signal?: AbortSignal): Promise<'fenced' | 'landed'> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tables.runtimeRecords,
-          Key: { game_id: gameId },
-          // The mark is what the commit's compare-and-set (and every mapping
-          // chunk's condition check) refuses: once this lands, no commit
-          // transaction of this operation can land. if_not_exists: an SDK
-          // retry of a fence that landed unseen lands again, unchanged.
-          UpdateExpression: 'SET reclaim_started_at = if_not_exists(reclaim_started_at, :now)',
-          ConditionExpression: '#status = :starting AND op_id = :op',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':starting': 'starting', ':op': opId, ':now': now },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-        { abortSignal: signal },
-      );
-      return 'fenced';
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw storeError('fence runtime record', err);
-      // `running` under this op_id: the commit landed. Anything else (gone,
-      // another operation's record) can never become this operation's
-      // `starting` record again: the commit cannot land.
-      return err.Item?.status?.S === 'running' && err.Item.op_id?.S === opId ? 'landed' : 'fenced';
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.doc.send(
+          new UpdateCommand({
+            TableName: this.tables.runtimeRecords,
+            Key: { game_id: gameId },
+            // The mark is what the commit's compare-and-set (and every mapping
+            // chunk's condition check) refuses: once this lands, no commit
+            // transaction of this operation can land. if_not_exists: an SDK
+            // retry of a fence that landed unseen lands again, unchanged.
+            UpdateExpression: 'SET reclaim_started_at = if_not_exists(reclaim_started_at, :now)',
+            ConditionExpression: '#status = :starting AND op_id = :op',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':starting': 'starting', ':op': opId, ':now': now },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+          { abortSignal: signal },
+        );
+        return 'fenced';
+      } catch (err) {
+        if (err instanceof ConditionalCheckFailedException) {
+          // `running` under this op_id: the commit landed. Anything else (gone,
+          // another operation's record) can never become this operation's
+          // `starting` record again: the commit cannot land.
+          return err.Item?.status?.S === 'running' && err.Item.op_id?.S === opId ? 'landed' : 'fenced';
+        }
+        // The commit is still executing on the item (its last attempt, the
+        // client having given up on it): the fence was not applied. A
+        // definite "not yet", which the SDK does not retry: ask again, within
+        // the caller's budget, until one of the two is ordered first.
+        if (err instanceof TransactionConflictException && !signal?.aborted) {
+          await pause(Math.min(FENCE_BACKOFF_MAX_MS, FENCE_BACKOFF_MS * 2 ** attempt), signal);
+          continue;
+        }
+        throw storeError('fence runtime record', err);
+      }
     }
   }
 

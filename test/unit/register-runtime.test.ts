@@ -4,7 +4,7 @@
  * answer, what was rolled back (after the fence that settles an attempted
  * commit), the operation-log entry and the outcome metric.
  */
-import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand, TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -447,6 +447,22 @@ describe('Class: RegisterRuntime', () => {
         expect(res.status).toBe(503);
         expect(mappingDeletes()).toHaveLength(2);
         expectOutboxUntouched();
+        expectFailureAudited('service_unavailable');
+      });
+
+      it('fence refused by TransactionConflict (the commit still executing on the item): asked again until it lands, then rolled back and audited', async () => {
+        lost();
+        ddb
+          .on(UpdateCommand, { TableName: 'records' })
+          .rejectsOnce(new TransactionConflictException({ message: 'Transaction is ongoing for the item', $metadata: {} }))
+          .rejectsOnce(new TransactionConflictException({ message: 'Transaction is ongoing for the item', $metadata: {} }))
+          .resolves({});
+        ddb.on(QueryCommand, { TableName: 'mappings' }).resolves({ Items: [{ user_id: 'u-001' }, { user_id: 'u-002' }] });
+        const res = await register(registerBody('g-1', ENDPOINT));
+        expect(res).toEqual({ status: 503, body: { error: { code: 'service_unavailable', message: 'commit runtime record: store request failed' } } });
+        expect(calls(UpdateCommand, 'records')).toHaveLength(3);
+        expect(mappingDeletes()).toHaveLength(2);
+        expect(deletesOf('records')).toHaveLength(1);
         expectFailureAudited('service_unavailable');
       });
 
