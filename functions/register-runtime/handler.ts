@@ -24,6 +24,11 @@ function remainingTime(context: Context | undefined): () => number {
   return () => deadline - Date.now();
 }
 
+/** Resolves after `ms` (at once when none is left); the timer never holds the process. */
+function timeUp(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)).unref());
+}
+
 function toCall(event: APIGatewayProxyEventV2, context: Context | undefined): RegisterCall {
   return {
     body: event.body,
@@ -71,12 +76,18 @@ export function registerRuntimeHandler(
           : (['internal_error', 'internal error'] as const);
         // The failure answer, or the registration's 201 when its commit
         // turned out to have landed (it stands: nothing is audited as failed).
+        const call = calls.get(request.event) ?? toCall(request.event, request.context);
         try {
-          request.response = outcomeAnswer(await useCase.abandon(calls.get(request.event) ?? toCall(request.event, request.context), code, message));
+          request.response = outcomeAnswer(await useCase.abandon(call, code, message));
         } catch (err) {
           logger.error('auditing an unhandled failure failed', { error: err });
           request.response = errorAnswer(code, message);
+          return;
         }
+        // A keyed call's remembered answer goes under its key before it
+        // leaves (the environment may freeze once it has), within what is
+        // left of the guard's time.
+        await Promise.race([safeRetries.rememberOuterAnswer(call, request.response as HttpAnswer), timeUp(call.remainingTimeMs() - 50)]);
       },
     })
     .handler(registerRuntime);

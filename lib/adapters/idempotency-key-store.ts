@@ -77,6 +77,8 @@ export class KeyStore extends DynamoDBPersistenceLayer {
    * saveInProgress, deleteRecord and saveSuccess for one call.
    */
   readonly #tokens = new WeakMap<object, string>();
+  /** Calls whose key was completed or released already (their token handed out). */
+  readonly #settled = new WeakSet<object>();
   /** Which call the record methods below run for (Powertools' records do not say). */
   readonly #call = new AsyncLocalStorage<object | undefined>();
   readonly #dynamo: DynamoDBClient;
@@ -252,7 +254,11 @@ export class KeyStore extends DynamoDBPersistenceLayer {
     const call = this.#call.getStore();
     const token = call && this.#tokens.get(call);
     if (call) this.#tokens.delete(call);
-    if (token === undefined) this.#log.warn(`idempotency key ${what} skipped: the key was not taken by this call`, { idempotency_key: record.idempotencyKey });
+    if (token !== undefined && call) this.#settled.add(call);
+    // Completed already for this call (the deadline guard saved its answer):
+    // nothing more to write, and nothing wrong.
+    else if (call && this.#settled.has(call)) return undefined;
+    else this.#log.warn(`idempotency key ${what} skipped: the key was not taken by this call`, { idempotency_key: record.idempotencyKey });
     return token;
   }
 

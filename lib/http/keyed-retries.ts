@@ -59,6 +59,8 @@ class NotRemembered extends Error {
 export class KeyedRetries {
   private readonly config: IdempotencyConfig;
   private readonly keys: KeyStore;
+  /** Each keyed call's payload: the call's identity for its key (KeyStore keeps the call's token by it). */
+  readonly #payloads = new WeakMap<RegisterCall, KeyedPayload>();
 
   constructor(
     private readonly useCase: RegisterRuntime,
@@ -76,6 +78,27 @@ export class KeyedRetries {
     });
   }
 
+  /**
+   * An outer layer (the handler's deadline guard) answered for this keyed
+   * call, from the operation's settled facts. A remembered answer (201, 400,
+   * 404) is saved under the key now, before the answer leaves: once it has,
+   * the environment may be frozen, and the call's own completion with it; a
+   * retry after this call's deadline would then take the key over and run
+   * again (meeting its own registration as `conflict`). Conditional on the
+   * call's token like every completion; the call's own later completion
+   * finds its token used and writes nothing. Other answers are not
+   * remembered: the key is left to expire at the call's deadline.
+   */
+  async rememberOuterAnswer(call: RegisterCall, answer: HttpAnswer): Promise<void> {
+    const payload = this.#payloads.get(call);
+    if (payload === undefined || !REMEMBERED.has(answer.statusCode)) return;
+    try {
+      await this.keys.saveSuccess(payload as never, answer as never);
+    } catch (err) {
+      this.log.error('idempotency key could not be completed with the answer given at the deadline', { source_ref: call.sourceRef, error: err });
+    }
+  }
+
   /** A call with a well-formed Idempotency-Key (SafeRetries checked it). */
   async handle(call: RegisterCall, key: string): Promise<HttpAnswer> {
     // What Powertools needs of the Lambda context: the deadline, so that a
@@ -85,6 +108,7 @@ export class KeyedRetries {
       key,
       body: Buffer.from(call.body ?? '', call.isBase64Encoded ? 'base64' : 'utf8').toString('base64'),
     };
+    this.#payloads.set(call, payload);
     let answer: HttpAnswer | undefined;
     const run = makeIdempotent(
       async (_payload: KeyedPayload, _context: Context): Promise<HttpAnswer> => {

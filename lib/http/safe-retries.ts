@@ -26,6 +26,8 @@ import { type HttpAnswer, outcomeAnswer } from './responses.ts';
 /** What handles a call with a well-formed key: KeyedRetries (keyed-retries.ts), loaded on first use. */
 export interface KeyedCalls {
   handle(call: RegisterCall, key: string): Promise<HttpAnswer>;
+  /** Saves an answer an outer layer gave for a keyed call under its key, when it is a remembered one. */
+  rememberOuterAnswer(call: RegisterCall, answer: HttpAnswer): Promise<void>;
 }
 
 export class SafeRetries {
@@ -44,6 +46,21 @@ export class SafeRetries {
     const problem = idempotencyKeyProblem(key);
     if (problem !== undefined) return outcomeAnswer(await this.useCase.reject(call, 'invalid_request', problem));
     return (await this.keyed()).handle(call, key);
+  }
+
+  /**
+   * The deadline guard answered for this call: its answer, when remembered,
+   * goes under the call's key before it leaves (KeyedRetries). A call
+   * without a key, or whose keyed half never loaded, has no key to complete.
+   */
+  async rememberOuterAnswer(call: RegisterCall, answer: HttpAnswer): Promise<void> {
+    const keyed = this.#keyed;
+    if (keyed === undefined) return;
+    try {
+      await (await keyed).rememberOuterAnswer(call, answer);
+    } catch {
+      // The keyed half failed to load: no call took a key through it.
+    }
   }
 
   private keyed(): Promise<KeyedCalls> {

@@ -15,7 +15,7 @@ import {
   TransactWriteItemsCommand,
   type TransactWriteItemsCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
 import { OUTCOME_UNKNOWN_MESSAGE } from '../../lib/register-runtime/register-runtime.ts';
 import { buildRegistration } from '../../lib/wiring.ts';
@@ -84,6 +84,54 @@ describe('the deadline guard answers while the commit transaction is in flight',
       // operation has one outcome metric.
       expect(rows.log.map((e) => e.outcome)).toEqual(['success']);
       expect(telemetry.outcomes).toHaveLength(1);
+    },
+  );
+});
+
+describe('the deadline guard answers 201 for a keyed call whose commit landed unseen', () => {
+  it(
+    'saves that 201 under the key before answering: a retry after the first call\'s deadline (its environment frozen since) is replayed it',
+    async () => {
+      // Prepare: the commit transaction is held (the test applies it: it
+      // lands, its answer never comes back). Once the guard has answered,
+      // every further key write is held too: the environment is frozen.
+      const { registerRuntimeHandler } = await import(HANDLER);
+      const guarded = registerRuntimeHandler(buildRegistration(loadConfig(), { log: new RecordingLog(), telemetry: new RecordingTelemetry() }), {
+        deadlineGuardMs: 22_500,
+      }) as Handler;
+      const gameId = newGame();
+      const body = registerBody(gameId, stack.engine.url);
+      const headers = { 'Idempotency-Key': `key-${gameId}` };
+      const isCommit = (req: { target: string; body: string }) =>
+        req.target.endsWith('TransactWriteItems') && req.body.includes('"Update"') && req.body.includes(stack.tables.names.operationLog) && req.body.includes(gameId);
+      const isKeyWrite = (req: { target: string; body: string }) =>
+        (req.target.endsWith('UpdateItem') || req.target.endsWith('DeleteItem')) && req.body.includes(stack.tables.names.idempotency);
+      proxy.holdIf(isCommit);
+      const held = proxy.nextHeld();
+
+      // Act: the first call; the guard fires 2.5 s after the start, during the commit.
+      const answer = guarded(apiEvent(body, { headers }), lambdaContext(25_000));
+      const commit = await Promise.race([held, answer.then(() => Promise.reject(new Error('answered before the commit was sent')))]);
+      await stack.tables.client.send(new TransactWriteItemsCommand(JSON.parse(commit.body) as TransactWriteItemsCommandInput));
+      const first = parse(await answer);
+      proxy.holdIf((req) => isCommit(req) || isKeyWrite(req));
+      // Lobby did not get that answer: it retries with the same key and body
+      // after the first call's deadline (its in-progress expiry has passed).
+      const realNow = Date.now.bind(Date);
+      vi.spyOn(Date, 'now').mockImplementation(() => realNow() + 60_000);
+      const retryHandler = registerRuntimeHandler(buildRegistration(loadConfig(), { log: new RecordingLog(), telemetry: new RecordingTelemetry() })) as Handler;
+      const retry = parse(await retryHandler(apiEvent(body, { headers }), lambdaContext(25_000)));
+      vi.restoreAllMocks();
+      proxy.holdIf(undefined);
+
+      // Assess: the guard answered the 201 (the commit landed), and the key replays it.
+      expect(first.status).toBe(201);
+      expect((await stack.tables.rowsOf(gameId)).records).toEqual([expect.objectContaining({ status: 'running' })]);
+      expect({ status: retry.status, replayed: retry.headers['idempotent-replayed'], body: retry.body }).toEqual({
+        status: 201,
+        replayed: 'true',
+        body: first.body,
+      });
     },
   );
 });

@@ -26,11 +26,12 @@ function useCaseStub() {
 }
 
 const keyedAnswer = { statusCode: 201, headers: { 'Content-Type': 'application/json' }, body: '{"keyed":true}' };
+const remember = async () => {};
 
 describe('SafeRetries: loading the keyed half', () => {
   it('does not load it for a call without a key, nor for a malformed key', async () => {
     const { useCase, register, reject } = useCaseStub();
-    const load = vi.fn(async (): Promise<KeyedCalls> => ({ handle: async () => keyedAnswer }));
+    const load = vi.fn(async (): Promise<KeyedCalls> => ({ handle: async () => keyedAnswer, rememberOuterAnswer: remember }));
     const retries = new SafeRetries(useCase, load);
     expect((await retries.handle(call, undefined)).statusCode).toBe(400);
     expect((await retries.handle(call, '')).statusCode).toBe(400);
@@ -42,7 +43,7 @@ describe('SafeRetries: loading the keyed half', () => {
   it('loads it once for every keyed call of the environment, and hands it the call and the key', async () => {
     const { useCase, register } = useCaseStub();
     const handle = vi.fn(async () => keyedAnswer);
-    const load = vi.fn(async (): Promise<KeyedCalls> => ({ handle }));
+    const load = vi.fn(async (): Promise<KeyedCalls> => ({ handle, rememberOuterAnswer: remember }));
     const retries = new SafeRetries(useCase, load);
     const answers = await Promise.all([retries.handle(call, 'key-0001'), retries.handle(call, 'key-0002')]);
     expect(await retries.handle(call, 'key-0003')).toEqual(keyedAnswer);
@@ -61,7 +62,7 @@ describe('SafeRetries: loading the keyed half', () => {
     const load = vi
       .fn<() => Promise<KeyedCalls>>()
       .mockRejectedValueOnce(new Error('chunk missing'))
-      .mockResolvedValue({ handle: async () => keyedAnswer });
+      .mockResolvedValue({ handle: async () => keyedAnswer, rememberOuterAnswer: remember });
     const retries = new SafeRetries(useCase, load);
     await expect(retries.handle(call, 'key-0001')).rejects.toThrow('chunk missing');
     expect(await retries.handle(call, 'key-0001')).toEqual(keyedAnswer);
