@@ -22,6 +22,8 @@ const STILL_STARTING = '#status = :starting AND op_id = :op AND attribute_not_ex
 /** Back-off between fences refused by the commit still executing (doubled, capped); the caller's signal bounds the whole. */
 const FENCE_BACKOFF_MS = 20;
 const FENCE_BACKOFF_MAX_MS = 200;
+/** And a bound of its own, for a caller without a signal. */
+const FENCE_MAX_ATTEMPTS = 30;
 
 /** Waits `ms`, or less when the signal aborts (the next attempt then fails on the aborted signal). */
 function pause(ms: number, signal?: AbortSignal): Promise<void> {
@@ -99,7 +101,7 @@ export class DynamoRegistrationCommitter implements RegistrationCommitter {
         // client having given up on it): the fence was not applied. A
         // definite "not yet", which the SDK does not retry: ask again, within
         // the caller's budget, until one of the two is ordered first.
-        if (err instanceof TransactionConflictException && !signal?.aborted) {
+        if (err instanceof TransactionConflictException && !signal?.aborted && attempt < FENCE_MAX_ATTEMPTS - 1) {
           await pause(Math.min(FENCE_BACKOFF_MAX_MS, FENCE_BACKOFF_MS * 2 ** attempt), signal);
           continue;
         }
