@@ -564,17 +564,26 @@ describe('Class: RegisterRuntime', () => {
       }
       const guard = (useCase: ReturnType<typeof build>['useCase'], call: RegisterCall) =>
         useCase.abandon(call, 'service_unavailable', 'register runtime: did not finish before the function deadline');
+      /**
+       * Runs a registration; once it `reached` the held request, the guard
+       * answers for it; then `held` is released and the operation finishes.
+       * Both answers, and the entries written by the time the guard answered.
+       */
+      async function guardWhileHeld(reached: Promise<void>, held: { release(): void }) {
+        const { useCase } = build();
+        const call = newCall(registerBody('g-1', ENDPOINT));
+        const running = useCase.register(call);
+        await reached;
+        const guarded = await guard(useCase, call);
+        const auditedByGuard = opLogEntries();
+        held.release();
+        return { guarded, auditedByGuard, own: await running };
+      }
 
       it('during the commit, which landed: the fence is refused by the running record, both layers answer 201, success counted once', async () => {
         const { held, sent } = holdCommit('lands');
         fenceRefusedBy((opId) => ({ status: { S: 'running' }, op_id: { S: opId } }));
-        const { useCase } = build();
-        const call = newCall(registerBody('g-1', ENDPOINT));
-        const running = useCase.register(call);
-        await sent.released;
-        const guarded = await guard(useCase, call);
-        held.release();
-        const own = await running;
+        const { guarded, own } = await guardWhileHeld(sent.released, held);
         expect(guarded).toMatchObject({ ok: true, record: { game_id: 'g-1', status: 'running' } });
         expect(own).toEqual(guarded);
         expect(ddb.commandCalls(DeleteCommand)).toHaveLength(0);
@@ -585,14 +594,7 @@ describe('Class: RegisterRuntime', () => {
       it('during the commit, whose answer is then lost: the guard\'s fence lands, both answer the failure, rolled back and audited once', async () => {
         const { held, sent } = holdCommit('lost');
         ddb.on(QueryCommand, { TableName: 'mappings' }).resolves({ Items: [{ user_id: 'u-001' }, { user_id: 'u-002' }] });
-        const { useCase } = build();
-        const call = newCall(registerBody('g-1', ENDPOINT));
-        const running = useCase.register(call);
-        await sent.released;
-        const guarded = await guard(useCase, call);
-        const auditedByGuard = opLogEntries();
-        held.release();
-        const own = await running;
+        const { guarded, auditedByGuard, own } = await guardWhileHeld(sent.released, held);
         expect(guarded).toEqual({ ok: false, code: 'service_unavailable', message: 'register runtime: did not finish before the function deadline' });
         expect(own).toEqual(guarded);
         expect(auditedByGuard).toHaveLength(1);
@@ -604,13 +606,7 @@ describe('Class: RegisterRuntime', () => {
       it('during the commit, and the fence goes unanswered: 503 "commit outcome unknown" from both, nothing undone, no entry, one metric', async () => {
         const { held, sent } = holdCommit('lost');
         ddb.on(UpdateCommand, { TableName: 'records' }).rejects(new Error('socket hang up'));
-        const { useCase } = build();
-        const call = newCall(registerBody('g-1', ENDPOINT));
-        const running = useCase.register(call);
-        await sent.released;
-        const guarded = await guard(useCase, call);
-        held.release();
-        const own = await running;
+        const { guarded, own } = await guardWhileHeld(sent.released, held);
         expect(guarded).toEqual({ ok: false, code: 'service_unavailable', message: OUTCOME_UNKNOWN_MESSAGE });
         expect(own).toEqual(guarded);
         expect(fences()).toHaveLength(1);
@@ -675,14 +671,7 @@ describe('Class: RegisterRuntime', () => {
           await queryHeld.released;
           return { Items: [{ user_id: 'u-001' }, { user_id: 'u-002' }] };
         });
-        const { useCase } = build();
-        const call = newCall(registerBody('g-1', ENDPOINT));
-        const running = useCase.register(call);
-        await queried.released;
-        const guarded = await guard(useCase, call);
-        const auditedByGuard = opLogEntries();
-        queryHeld.release();
-        const own = await running;
+        const { guarded, auditedByGuard, own } = await guardWhileHeld(queried.released, queryHeld);
         expect(guarded).toMatchObject({ ok: false, code: 'conflict' });
         expect(own).toEqual(guarded);
         expect(auditedByGuard).toEqual([expect.objectContaining({ error_code: 'conflict' })]);
