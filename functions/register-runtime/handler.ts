@@ -76,8 +76,10 @@ export function registerRuntimeHandler(
           : (['internal_error', 'internal error'] as const);
         // The failure answer, or the registration's 201 when its commit
         // turned out to have landed (it stands: nothing is audited as failed).
-        const call = calls.get(request.event) ?? toCall(request.event, request.context);
+        let call: RegisterCall;
         try {
+          // Built in here too: an event whose fields cannot be read is a defect like any other.
+          call = calls.get(request.event) ?? toCall(request.event, request.context);
           request.response = outcomeAnswer(await useCase.abandon(call, code, message));
         } catch (err) {
           logger.error('auditing an unhandled failure failed', { error: err });
