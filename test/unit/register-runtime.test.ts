@@ -550,17 +550,31 @@ describe('Class: RegisterRuntime', () => {
     });
 
     describe('the deadline guard fires once a commit was sent: it answers only what is settled', () => {
-      /** Holds the commit transaction until released; resolves `sent` when it was sent. */
-      function holdCommit(answer: 'lands' | 'lost') {
+      /** A request held until `held` is released (`sent` resolves when it arrives), then answered by `settle`. */
+      function heldRequest(settle: () => unknown) {
         const held = latch();
         const sent = latch();
-        ddb.on(TransactWriteCommand).callsFakeOnce(async () => {
+        const fake = async () => {
           sent.release();
           await held.released;
+          return settle();
+        };
+        return { held, sent, fake };
+      }
+      /** Holds the commit transaction; once released it lands, or its answer is lost. */
+      function holdCommit(answer: 'lands' | 'lost') {
+        const request = heldRequest(() => {
           if (answer === 'lost') throw new Error('socket hang up');
           return {};
         });
-        return { held, sent };
+        ddb.on(TransactWriteCommand).callsFakeOnce(request.fake);
+        return request;
+      }
+      /** Holds every fence (the record's UpdateItem); once released it lands. */
+      function holdFence() {
+        const request = heldRequest(() => ({}));
+        ddb.on(UpdateCommand, { TableName: 'records' }).callsFake(request.fake);
+        return request;
       }
       const guard = (useCase: ReturnType<typeof build>['useCase'], call: RegisterCall) =>
         useCase.abandon(call, 'service_unavailable', 'register runtime: did not finish before the function deadline');
@@ -615,13 +629,7 @@ describe('Class: RegisterRuntime', () => {
 
       it('during the fence (the operation\'s own), which then lands: the guard waits for that same verdict; one fence, one failure', async () => {
         ddb.on(TransactWriteCommand).rejectsOnce(new Error('socket hang up'));
-        const fenceHeld = latch();
-        const fenceSent = latch();
-        ddb.on(UpdateCommand, { TableName: 'records' }).callsFake(async () => {
-          fenceSent.release();
-          await fenceHeld.released;
-          return {};
-        });
+        const { held: fenceHeld, sent: fenceSent } = holdFence();
         ddb.on(QueryCommand, { TableName: 'mappings' }).resolves({ Items: [{ user_id: 'u-001' }, { user_id: 'u-002' }] });
         const { useCase } = build();
         const call = newCall(registerBody('g-1', ENDPOINT));
@@ -639,13 +647,7 @@ describe('Class: RegisterRuntime', () => {
 
       it('during the fence, which never answers within the guard\'s budget: 503 "commit outcome unknown"; the late verdict writes nothing', async () => {
         ddb.on(TransactWriteCommand).rejectsOnce(new Error('socket hang up'));
-        const fenceHeld = latch();
-        const fenceSent = latch();
-        ddb.on(UpdateCommand, { TableName: 'records' }).callsFake(async () => {
-          fenceSent.release();
-          await fenceHeld.released;
-          return {};
-        });
+        const { held: fenceHeld, sent: fenceSent } = holdFence();
         const { useCase } = build();
         let left = 25_000;
         const call = { ...newCall(registerBody('g-1', ENDPOINT)), remainingTimeMs: () => left };
@@ -664,14 +666,9 @@ describe('Class: RegisterRuntime', () => {
 
       it('during the rollback (the failure already decided): the same failure, audited once by whoever comes first', async () => {
         ddb.on(TransactWriteCommand).rejectsOnce(cancelled(['None', 'None', 'ConditionalCheckFailed', 'None', 'None']));
-        const queryHeld = latch();
-        const queried = latch();
-        ddb.on(QueryCommand, { TableName: 'mappings' }).callsFake(async () => {
-          queried.release();
-          await queryHeld.released;
-          return { Items: [{ user_id: 'u-001' }, { user_id: 'u-002' }] };
-        });
-        const { guarded, auditedByGuard, own } = await guardWhileHeld(queried.released, queryHeld);
+        const query = heldRequest(() => ({ Items: [{ user_id: 'u-001' }, { user_id: 'u-002' }] }));
+        ddb.on(QueryCommand, { TableName: 'mappings' }).callsFake(query.fake);
+        const { guarded, auditedByGuard, own } = await guardWhileHeld(query.sent.released, query.held);
         expect(guarded).toMatchObject({ ok: false, code: 'conflict' });
         expect(own).toEqual(guarded);
         expect(auditedByGuard).toEqual([expect.objectContaining({ error_code: 'conflict' })]);
