@@ -28,7 +28,9 @@
 import { type DynamoDBStreamsClient, GetRecordsCommand, type GetRecordsCommandOutput, GetShardIteratorCommand } from '@aws-sdk/client-dynamodb-streams';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { DeleteMessageCommand, GetQueueUrlCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { BatchGetCommand, type DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
+import { MAX_BATCH_GET_KEYS } from '../lib/adapters/dynamodb-conditions.ts';
+import { DynamoOutboxReader } from '../lib/adapters/outbox-reader.ts';
 import { EventBridgeEventSender } from '../lib/adapters/eventbridge-publisher.ts';
 import { parseOutboxItem, snapshotEntrySize } from '../lib/domain/outbox-item.ts';
 import { planPutEvents } from '../lib/domain/put-events-batches.ts';
@@ -39,8 +41,6 @@ const SERVICE = 'game-master';
 export const VISIBILITY_TIMEOUT_S = 120;
 /** The outbox window around a batch's arrival times, when the stream no longer holds it. */
 export const WINDOW_MARGIN_MS = 60_000;
-/** BatchGetItem takes at most 100 keys. */
-const BATCH_KEYS = 100;
 /** GetRecords rounds per dead letter (a batch is at most 10 records; a shard page can hold others). */
 const MAX_STREAM_PAGES = 50;
 
@@ -349,19 +349,15 @@ async function resend(
   return eventIds.map((id) => rows.get(id) as EventRow);
 }
 
+/** The outbox items of `eventIds`, read as the relay reads them (consistent, by 100). */
 async function readItems(eventIds: readonly string[], ctx: RunContext): Promise<Map<string, Record<string, unknown>>> {
+  const reader = new DynamoOutboxReader(ctx.doc, ctx.names.outbox);
   const found = new Map<string, Record<string, unknown>>();
   const unique = [...new Set(eventIds)];
-  for (let i = 0; i < unique.length; i += BATCH_KEYS) {
-    let pending = unique.slice(i, i + BATCH_KEYS);
-    for (let round = 0; round < 5 && pending.length > 0; round++) {
-      const res = await ctx.doc.send(
-        new BatchGetCommand({ RequestItems: { [ctx.names.outbox]: { Keys: pending.map((event_id) => ({ event_id })), ConsistentRead: true } } }),
-      );
-      for (const item of res.Responses?.[ctx.names.outbox] ?? []) found.set(String(item.event_id), item);
-      pending = (res.UnprocessedKeys?.[ctx.names.outbox]?.Keys ?? []).map((k) => String(k.event_id));
-    }
-    if (pending.length > 0) throw new Error(`outbox read left ${pending.length} keys unprocessed; run again`);
+  for (let i = 0; i < unique.length; i += MAX_BATCH_GET_KEYS) {
+    const read = await reader.read(unique.slice(i, i + MAX_BATCH_GET_KEYS));
+    if (read.unread.size > 0) throw new Error(`outbox read left ${read.unread.size} keys unprocessed; run again`);
+    for (const [eventId, item] of read.found) found.set(eventId, item);
   }
   return found;
 }

@@ -14,6 +14,8 @@ import {
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
   type DeleteCommand,
   DynamoDBDocumentClient,
   type TransactWriteCommandInput,
@@ -87,4 +89,44 @@ export function pageOf<T, K extends keyof T & string>(
     return { items: page, after: String(page[page.length - 1]?.[keyName]) };
   }
   return { items, after: lastKey === undefined ? undefined : String(lastKey[keyName]) };
+}
+
+/** BatchGetItem takes at most 100 keys. */
+export const MAX_BATCH_GET_KEYS = 100;
+
+/** Waits before round `round` (1, 2, ...) of a batch read: 50 ms, doubled each round. */
+export const batchGetPause = (round: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
+
+/**
+ * Strongly consistent BatchGetItem of one table's items, keyed by one
+ * string attribute (at most 100 keys). Keys DynamoDB leaves unprocessed
+ * (throttling, size) are asked again, `rounds` requests in all, with
+ * `pause` before each repeat; `unread` is what is left after them (never to
+ * be taken as "not found"). A failed request is a store error naming `step`.
+ */
+export async function consistentBatchGet(
+  doc: DynamoDBDocumentClient,
+  request: { table: string; keyName: string; keys: readonly string[]; step: string },
+  options: { rounds: number; pause?: (round: number) => Promise<void>; signal?: AbortSignal },
+): Promise<{ found: Map<string, Record<string, unknown>>; unread: string[] }> {
+  const { table, keyName, step } = request;
+  const found = new Map<string, Record<string, unknown>>();
+  let pending = [...new Set(request.keys)];
+  if (pending.length > MAX_BATCH_GET_KEYS) throw new RangeError(`at most ${MAX_BATCH_GET_KEYS} keys per BatchGetItem, got ${pending.length}`);
+  const pause = options.pause ?? batchGetPause;
+  for (let round = 0; round < options.rounds && pending.length > 0; round++) {
+    if (round > 0) await pause(round);
+    let res: BatchGetCommandOutput;
+    try {
+      res = await doc.send(
+        new BatchGetCommand({ RequestItems: { [table]: { Keys: pending.map((key) => ({ [keyName]: key })), ConsistentRead: true } } }),
+        { abortSignal: options.signal },
+      );
+    } catch (err) {
+      throw storeError(step, err);
+    }
+    for (const item of res.Responses?.[table] ?? []) found.set(String(item[keyName]), item);
+    pending = (res.UnprocessedKeys?.[table]?.Keys ?? []).map((k) => String(k[keyName]));
+  }
+  return { found, unread: pending };
 }

@@ -4,10 +4,10 @@
  * after a registration answered sees it; and the listing of `starting`
  * records (the reconciler's sparse index, then a consistent BatchGetItem).
  */
-import { BatchGetCommand, type BatchGetCommandOutput, type DynamoDBDocumentClient, GetCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { RUNTIME_RECORD_FIELDS, type RuntimePlayer, type RuntimeRecord } from '../domain/runtime-record.ts';
 import type { RuntimeReader, StartingKey, StartingRecordView } from '../ports.ts';
-import { storeError, type TableNames } from './dynamodb-conditions.ts';
+import { consistentBatchGet, storeError, type TableNames } from './dynamodb-conditions.ts';
 import { STARTING_INDEX, STARTING_MARKER } from './runtime-record-store.ts';
 
 /** Rounds of index keys per listing page (see startingRecords). */
@@ -130,23 +130,15 @@ export class DynamoRuntimeReader implements RuntimeReader {
     return { keys: seen.slice(0, need), more: seen.length > need };
   }
 
-  /** The records of `gameIds` (at most 100), strongly consistent; unprocessed keys asked again. */
+  /** The records of `gameIds` (at most 100), strongly consistent; keys left unprocessed after the rounds fail the page. */
   private async consistentRecords(gameIds: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
-    const found = new Map<string, Record<string, unknown>>();
-    let pending = [...gameIds];
-    for (let round = 0; round < BATCH_ROUNDS && pending.length > 0; round++) {
-      let res: BatchGetCommandOutput;
-      try {
-        res = await this.doc.send(
-          new BatchGetCommand({ RequestItems: { [this.tables.runtimeRecords]: { Keys: pending.map((game_id) => ({ game_id })), ConsistentRead: true } } }),
-        );
-      } catch (err) {
-        throw storeError('read starting records', err);
-      }
-      for (const item of res.Responses?.[this.tables.runtimeRecords] ?? []) found.set(String(item.game_id), item);
-      pending = (res.UnprocessedKeys?.[this.tables.runtimeRecords]?.Keys ?? []).map((k) => String(k.game_id));
-    }
-    if (pending.length > 0) throw storeError('read starting records', new Error(`${pending.length} keys left unprocessed`));
+    const step = 'read starting records';
+    const { found, unread } = await consistentBatchGet(
+      this.doc,
+      { table: this.tables.runtimeRecords, keyName: 'game_id', keys: gameIds, step },
+      { rounds: BATCH_ROUNDS },
+    );
+    if (unread.length > 0) throw storeError(step, new Error(`${unread.length} keys left unprocessed`));
     return found;
   }
 }
