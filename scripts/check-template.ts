@@ -9,46 +9,24 @@
  * allow; prints the Control Tower report as advice. What each check does and
  * how to allow a finding: docs/operations.md, "Checking the template before a deploy".
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { exitCodeOf, spawnServerless } from './serverless-cli.ts';
 import { controlTowerAdvisory, describeFinding, ROOT, TemplateChecker } from './template-checks/index.ts';
 
 const DEFAULT_TEMPLATE = join(ROOT, '.serverless/cloudformation-template-update-stack.json');
 const PACKAGE_STAGE = 'ci';
 
 /** Resolves when `serverless package` is done; runs in a child process, so the engine starts meanwhile. */
-function packageService(): Promise<void> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('AWS_')) env[key] = value;
+async function packageService(): Promise<void> {
   const started = performance.now();
-  const child = spawn(process.execPath, [join(ROOT, 'node_modules/.bin/serverless'), 'package', '--stage', PACKAGE_STAGE], {
-    cwd: ROOT,
-    env: {
-      ...env,
-      AWS_CONFIG_FILE: '/dev/null',
-      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      SLS_TELEMETRY_DISABLED: '1',
-      SLS_NOTIFICATIONS_MODE: 'off',
-      CI: 'true',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnServerless(['package'], PACKAGE_STAGE, { CI: 'true' }, 'pipe');
   let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  return new Promise((resolvePackage, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) {
-        reject(new Error(`serverless package --stage ${PACKAGE_STAGE} failed (exit ${code}):\n${output}`));
-        return;
-      }
-      process.stdout.write(`packaged (stage ${PACKAGE_STAGE}) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
-      resolvePackage();
-    });
-  });
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const code = await exitCodeOf(child);
+  if (code !== 0) throw new Error(`serverless package --stage ${PACKAGE_STAGE} failed (exit ${code}):\n${output}`);
+  process.stdout.write(`packaged (stage ${PACKAGE_STAGE}) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 }
 
 async function main(): Promise<number> {

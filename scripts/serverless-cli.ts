@@ -31,10 +31,15 @@ export function localProcessEnv(localEnv: Record<string, string>): NodeJS.Proces
 
 /** `serverless <args> --stage local`, output straight to this terminal. */
 export function runServerless(args: string[], localEnv: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [SERVERLESS_BIN, ...args, '--stage', LOCAL_STAGE], {
+  return spawnServerless(args, LOCAL_STAGE, localEnv, 'inherit');
+}
+
+/** `serverless <args> --stage <stage>` in the same credential-free environment; `pipe` hands its output to the caller. */
+export function spawnServerless(args: string[], stage: string, env: Record<string, string>, output: 'inherit' | 'pipe'): ChildProcess {
+  return spawn(process.execPath, [SERVERLESS_BIN, ...args, '--stage', stage], {
     cwd: ROOT,
-    env: localProcessEnv(localEnv),
-    stdio: 'inherit',
+    env: localProcessEnv(env),
+    stdio: output === 'inherit' ? 'inherit' : ['ignore', 'pipe', 'pipe'],
   });
 }
 
