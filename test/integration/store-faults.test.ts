@@ -307,6 +307,23 @@ describe('Function: registerRuntime under store faults (DynamoDB Local through a
       await expectNothingLeft(gameId, 'service_unavailable', 'commit runtime record: store request failed');
     });
 
+    it('the commit fails, and the fence first meets the commit still executing (TransactionConflict): asked again, it lands; nothing left', async () => {
+      // Prepare
+      const gameId = newGame();
+      proxy.fault({ match: at.commit(), mode: 'internal-error' });
+      const conflict = proxy.fault({ match: at.fence(), mode: 'transaction-conflict', times: 2 });
+      const from = proxy.requests.length;
+
+      // Act
+      const res = await register(gameId);
+
+      // Assess: settled by the third fence, not answered "outcome unknown".
+      expectUnavailable(res, 'commit runtime record');
+      expect(conflict.faulted).toBe(2);
+      expect(proxy.requests.slice(from).filter(at.fence()).map((r) => r.fault ?? r.upstreamStatus)).toEqual(['transaction-conflict', 'transaction-conflict', 200]);
+      await expectNothingLeft(gameId, 'service_unavailable', 'commit runtime record: store request failed');
+    });
+
     it('the commit fails with the outbox table unavailable: the rollback never needs it (fence, mappings, record): nothing left', async () => {
       // Prepare: every request naming the outbox table fails (the commit carries its item).
       const gameId = newGame();

@@ -34,6 +34,8 @@ export interface ProxiedRequest extends HeldRequest {
  * - `internal-error`: HTTP 500, `InternalServerError` (the SDK retries it);
  * - `throttle`: HTTP 400, `ThrottlingException` (retried, with the throttling back-off);
  * - `provisioned-throughput`: HTTP 400, `ProvisionedThroughputExceededException` (idem);
+ * - `transaction-conflict`: HTTP 400, `TransactionConflictException` (a single-item write that met a
+ *   transaction in progress on its item: not applied, and not retried by the SDK);
  * - `drop`: the connection is destroyed, nothing forwarded, nothing answered;
  * - `commit-then-drop`: forwarded and answered upstream (the write lands), then
  *   the connection is destroyed before the caller sees the answer;
@@ -43,7 +45,7 @@ export interface ProxiedRequest extends HeldRequest {
  * With `delayMs`, every mode waits that long before acting (a slow 500, a
  * commit that lands late and whose answer is then lost, ...).
  */
-export type FaultMode = 'internal-error' | 'throttle' | 'provisioned-throughput' | 'drop' | 'commit-then-drop' | 'hang' | 'delay';
+export type FaultMode = 'internal-error' | 'throttle' | 'provisioned-throughput' | 'transaction-conflict' | 'drop' | 'commit-then-drop' | 'hang' | 'delay';
 
 export interface FaultRule {
   match: (req: ProxiedRequest) => boolean;
@@ -104,6 +106,7 @@ const ERROR_TYPES = {
   'internal-error': { status: 500, type: 'InternalServerError' },
   throttle: { status: 400, type: 'ThrottlingException' },
   'provisioned-throughput': { status: 400, type: 'ProvisionedThroughputExceededException' },
+  'transaction-conflict': { status: 400, type: 'TransactionConflictException' },
 } as const;
 
 /** Every `TableName` value in a JSON request body. */
@@ -227,7 +230,8 @@ export async function startDynamoProxy(upstream: string): Promise<DynamoProxy> {
         switch (rule.mode) {
           case 'internal-error':
           case 'throttle':
-          case 'provisioned-throughput': {
+          case 'provisioned-throughput':
+          case 'transaction-conflict': {
             const { status, type } = ERROR_TYPES[rule.mode];
             const payload = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: 'injected' });
             res.writeHead(status, {
