@@ -240,9 +240,24 @@ export class KeyStore extends DynamoDBPersistenceLayer {
         }),
       );
     } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      if (!(err instanceof ConditionalCheckFailedException)) {
+        // Not refused, not known to have landed: the call keeps its token,
+        // so that a later completion of the same call (its own, after the
+        // deadline guard's) can still try; the condition makes a repeat of
+        // a completion that landed unseen harmless.
+        this.#giveBack(token);
+        throw err;
+      }
       this.#notOurs(record, 'completion', err);
     }
+  }
+
+  /** Hands a token back to the running call, as if it had not been taken. */
+  #giveBack(token: string): void {
+    const call = this.#call.getStore();
+    if (call === undefined) return;
+    this.#tokens.set(call, token);
+    this.#settled.delete(call);
   }
 
   /**
